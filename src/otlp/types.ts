@@ -1,0 +1,77 @@
+/**
+ * What the OTLP stage hands to the rest of the engine.
+ *
+ * The protobuf bytes a client sent are the unit of storage and forwarding: a span is read
+ * selectively (ids, name, kind, times, status; attributes on demand) and a kept trace is
+ * forwarded by re-wrapping its original Resource/Scope/Span bytes, never re-encoded.
+ */
+
+/** An OTLP AnyValue as policies see it. int64 values become numbers (exact up to 2^53). */
+export type AttrValue = string | number | boolean | Uint8Array | AttrValue[] | { [key: string]: AttrValue };
+
+/** One span, read selectively from its protobuf bytes. */
+export interface SpanView {
+  /** 32 lowercase hex characters. */
+  readonly traceId: string;
+  /** 16 lowercase hex characters. */
+  readonly spanId: string;
+  /** 16 lowercase hex characters, or '' when the span has no parent (a root span). */
+  readonly parentSpanId: string;
+  readonly name: string;
+  /** OTLP SpanKind: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
+  readonly kind: number;
+  /** Start and end as Unix milliseconds with a fractional part (sub-microsecond precision). */
+  readonly startMs: number;
+  readonly endMs: number;
+  /** OTLP StatusCode: 0 unset, 1 ok, 2 error. */
+  readonly statusCode: number;
+  readonly traceState: string;
+  /** W3C trace flags from the span's `flags` field (0 when absent). */
+  readonly flags: number;
+  /** The span's own attribute, decoded on first use. */
+  attribute(key: string): AttrValue | undefined;
+  /** An attribute of the span's Resource (e.g. `service.name`). */
+  resourceAttribute(key: string): AttrValue | undefined;
+  /** All span attributes, decoded on first use. */
+  attributes(): ReadonlyMap<string, AttrValue>;
+  /** All resource attributes, decoded on first use and shared by the resource's spans. */
+  resourceAttributes(): ReadonlyMap<string, AttrValue>;
+  /** `service.name` of the span's resource, '' when absent. */
+  readonly serviceName: string;
+  /** Span events (name, time, attributes), decoded on first use. */
+  events(): readonly SpanEventView[];
+}
+
+export interface SpanEventView {
+  readonly name: string;
+  readonly timeMs: number;
+  readonly attributes: ReadonlyMap<string, AttrValue>;
+}
+
+/**
+ * The spans of one trace found in one request, as protobuf bytes ready to forward.
+ *
+ * `bytes` is a run of `ExportTraceServiceRequest.resource_spans` fields (tag 1, length,
+ * ResourceSpans) that holds only this trace's spans, each under a copy of its original
+ * Resource and InstrumentationScope. Any concatenation of fragments is itself a valid
+ * ExportTraceServiceRequest, which is how a whole trace is forwarded.
+ */
+export interface TraceFragment {
+  readonly traceId: string;
+  readonly bytes: Uint8Array;
+  readonly spanCount: number;
+  /** True when one of the spans has no parent. */
+  readonly hasRoot: boolean;
+}
+
+/** A decoded ExportTraceServiceRequest: every span with its request grouped by trace. */
+export interface DecodedRequest {
+  readonly spans: readonly SpanView[];
+  /** One fragment per trace id present in the request, in first-seen order. */
+  readonly fragments: readonly TraceFragment[];
+  readonly spanCount: number;
+}
+
+export type DecodeResult =
+  | { readonly ok: true; readonly value: DecodedRequest }
+  | { readonly ok: false; readonly error: import('../errors.js').OtlpDecodeError };
