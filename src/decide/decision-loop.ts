@@ -1,0 +1,225 @@
+import type { Clock } from '../clock.js';
+import type { DueTrace, LateFragment, RecordedDecision, TraceBuffer } from '../buffer/trace-buffer.js';
+import type { PolicySet, TraceDecision } from '../policies/evaluator.js';
+import type { KeptBatch, TraceSink } from '../forward/sink.js';
+import type { Logger } from '../telemetry/logger.js';
+import { EngineStats } from '../telemetry/engine-stats.js';
+import { decodeProtobufRequest } from '../otlp/decode-protobuf.js';
+import { concatRequests } from '../otlp/concat.js';
+import { SinkError } from '../errors.js';
+
+export interface DecisionLoopOptions {
+  readonly buffer: TraceBuffer;
+  /** The current policies; a getter so a reload takes effect for traces decided after it. */
+  readonly policies: () => PolicySet;
+  readonly sinks: readonly TraceSink[];
+  readonly clock: Clock;
+  readonly stats: EngineStats;
+  readonly logger: Logger;
+  /** Traces claimed per round trip to the buffer. Default 500. */
+  readonly batchSize?: number;
+  /** Pause between checks for due traces, ms. Default 100. */
+  readonly intervalMs?: number;
+  /** How long a trace a sink could not take waits before it is tried again, ms. Default 5000. */
+  readonly retryDelayMs?: number;
+}
+
+interface Decided {
+  readonly due: DueTrace;
+  readonly decision: TraceDecision;
+}
+
+/**
+ * Claims due traces, evaluates the policies, forwards the kept ones and only then records the
+ * decision, so that a trace leaves the buffer after every sink accepted it.
+ */
+export class DecisionLoop {
+  private readonly batchSize: number;
+  private readonly intervalMs: number;
+  private readonly retryDelayMs: number;
+  /** Kept late spans waiting to be forwarded with the next batch. */
+  private lateKept: { bytes: Uint8Array; spans: number }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+
+  constructor(private readonly o: DecisionLoopOptions) {
+    this.batchSize = o.batchSize ?? 500;
+    this.intervalMs = o.intervalMs ?? 100;
+    this.retryDelayMs = o.retryDelayMs ?? 5_000;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule();
+  }
+
+  /** Stops the timer and waits for the round in progress. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.runDue(this.o.clock.now())
+        .then(
+          () => undefined,
+          (err: unknown) => this.o.logger.error({ err }, 'decision round failed; retrying next round'),
+        )
+        .finally(() => this.schedule());
+    }, this.intervalMs);
+  }
+
+  /** Decides every trace due at `nowMs`. Returns how many traces were decided. */
+  async runDue(nowMs: number): Promise<number> {
+    let decided = 0;
+    for (;;) {
+      const due = await this.o.buffer.claimDue(nowMs, this.batchSize);
+      if (due.length > 0) decided += await this.decideBatch(due, nowMs);
+      else await this.flushLate();
+      if (due.length < this.batchSize) return decided;
+    }
+  }
+
+  /**
+   * Decides everything still pending, due or not (shutdown, end of replay). Stops early when
+   * a sink keeps failing and says how many traces are left.
+   */
+  async drain(): Promise<{ left: number }> {
+    for (;;) {
+      const retried = this.o.stats.tracesRetried;
+      const decided = await this.runDue(Number.MAX_SAFE_INTEGER);
+      if (decided === 0 || this.o.stats.tracesRetried > retried) break;
+    }
+    await this.flushLate();
+    return { left: (await this.o.buffer.pending()).traces };
+  }
+
+  /** Late spans found at intake: kept ones are forwarded with the next batch. */
+  acceptLate(late: readonly LateFragment[]): void {
+    for (const l of late) {
+      if (l.decision.keep) {
+        this.lateKept.push({ bytes: l.fragment.bytes, spans: l.fragment.spanCount });
+        this.o.stats.lateSpansKept += l.fragment.spanCount;
+      } else {
+        this.o.stats.lateSpansDropped += l.fragment.spanCount;
+      }
+    }
+  }
+
+  private async decideBatch(due: readonly DueTrace[], nowMs: number): Promise<number> {
+    const { stats } = this.o;
+    const policies = this.o.policies();
+    const kept: Decided[] = [];
+    const dropped: Decided[] = [];
+    for (const d of due) {
+      const decision = this.evaluate(policies, d, nowMs);
+      stats.recordDecisionDelay(nowMs - d.dueMs);
+      (decision.keep ? kept : dropped).push({ due: d, decision });
+    }
+
+    for (const x of dropped) await this.finish(x, nowMs);
+    if (kept.length === 0) return due.length;
+
+    const parts: Uint8Array[] = [];
+    let spans = 0;
+    for (const k of kept) {
+      parts.push(...k.due.fragments);
+      spans += k.due.spanCount;
+    }
+    const late = this.lateKept;
+    this.lateKept = [];
+    for (const l of late) {
+      parts.push(l.bytes);
+      spans += l.spans;
+    }
+
+    const outcome = await this.send({ request: concatRequests(parts), traceCount: kept.length, spanCount: spans });
+    if (outcome === 'retry') {
+      this.lateKept = late.concat(this.lateKept);
+      for (const k of kept) await this.o.buffer.release(k.due, nowMs + this.retryDelayMs);
+      stats.tracesRetried += kept.length;
+      return dropped.length;
+    }
+    for (const k of kept) await this.finish(k, nowMs);
+    return due.length;
+  }
+
+  private evaluate(policies: PolicySet, d: DueTrace, nowMs: number): TraceDecision {
+    const decoded = decodeProtobufRequest(concatRequests(d.fragments));
+    if (!decoded.ok) {
+      // Fragments were decoded once at intake, so this means the buffer handed back bytes it
+      // was not given. Dropping is the only safe outcome; it is counted and logged.
+      this.o.logger.error({ traceId: d.traceId, err: decoded.error.message }, 'buffered trace no longer decodes; dropped');
+      return { keep: false, policy: '(corrupt in buffer)' };
+    }
+    let byteSize = 0;
+    for (const f of d.fragments) byteSize += f.length;
+    return policies.decide({ traceId: d.traceId, spans: decoded.value.spans, byteSize }, { nowMs });
+  }
+
+  /** Records the decision; spans that came in while it was being made follow it. */
+  private async finish(x: Decided, nowMs: number): Promise<void> {
+    const { stats } = this.o;
+    const recorded: RecordedDecision = { keep: x.decision.keep, policy: x.decision.policy };
+    const late = await this.o.buffer.complete(x.due, recorded, nowMs);
+    if (x.decision.keep) {
+      stats.count(stats.tracesKept, x.decision.policy ?? EngineStats.NO_MATCH);
+      stats.spansKept += x.due.spanCount;
+    } else {
+      stats.count(stats.tracesDropped, x.decision.policy ?? EngineStats.NO_MATCH);
+      stats.spansDropped += x.due.spanCount;
+    }
+    if (late.length === 0) return;
+    for (const bytes of late) {
+      const spans = countSpans(bytes);
+      if (x.decision.keep) {
+        this.lateKept.push({ bytes, spans });
+        stats.lateSpansKept += spans;
+      } else {
+        stats.lateSpansDropped += spans;
+      }
+    }
+  }
+
+  private async flushLate(): Promise<void> {
+    if (this.lateKept.length === 0) return;
+    const late = this.lateKept;
+    this.lateKept = [];
+    const spans = late.reduce((n, l) => n + l.spans, 0);
+    const outcome = await this.send({ request: concatRequests(late.map((l) => l.bytes)), traceCount: 0, spanCount: spans });
+    if (outcome === 'retry') this.lateKept = late.concat(this.lateKept);
+  }
+
+  /**
+   * Sends one batch to every sink. 'retry' when a sink failed in a way that trying again can
+   * fix; a permanent refusal (e.g. 400) is counted and logged, and the batch counts as done,
+   * because retrying it would block the buffer forever.
+   */
+  private async send(batch: KeptBatch): Promise<'done' | 'retry'> {
+    const results = await Promise.allSettled(this.o.sinks.map((s) => s.send(batch)));
+    let retry = false;
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') return;
+      const sink = this.o.sinks[i].name;
+      this.o.stats.count(this.o.stats.forwardErrors, sink);
+      const retriable = !(r.reason instanceof SinkError) || r.reason.retriable;
+      if (retriable) retry = true;
+      this.o.logger.warn(
+        { sink, err: r.reason instanceof Error ? r.reason.message : String(r.reason), traces: batch.traceCount, spans: batch.spanCount },
+        retriable ? 'sink failed; traces stay buffered and are retried' : 'sink refused traces permanently; not retried',
+      );
+    });
+    return retry ? 'retry' : 'done';
+  }
+}
+
+function countSpans(fragmentBytes: Uint8Array): number {
+  const decoded = decodeProtobufRequest(fragmentBytes);
+  return decoded.ok ? decoded.value.spanCount : 0;
+}
