@@ -1,0 +1,10 @@
+export { runGenerate, checkGenerateOptions, type GenerateOptions, type GenerateSummary } from './run-generate.js';
+export { parseFaultSpec, type FaultSpec, type FaultEffect } from './faults.js';
+export type { ManifestEntry } from './manifest.js';
+export { SCENARIOS, DEFAULT_SCENARIO, getScenario } from './scenarios/index.js';
+export type { Scenario, ServiceDefinition } from './service-model.js';
+export { parseTarget, createTarget, type TargetSpec } from './targets/open-target.js';
+export { encodeSpans, type TraceTarget, type TargetStats, type OtlpEncoding } from './targets/trace-target.js';
+export type { KafkaPublisher, KafkaPublisherFactory, KafkaRecord } from './targets/kafka-publisher.js';
+export { GenerateUsageError } from './usage-error.js';
+export { randomSeed } from './prng.js';
