@@ -1,0 +1,364 @@
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { formatPath, parseYaml, validateParsed, validateYamlFile } from './yaml-validation.js';
+import type { ParsedYaml, Problem, ValidationResult } from './yaml-validation.js';
+
+/**
+ * The engine config: where spans come from, where traces wait, which policy file decides,
+ * where kept traces go, and the admin endpoint. Every key is optional; this schema is the
+ * single source of the defaults and of the reference (`renderEngineConfigReference`).
+ */
+
+const MIB = 1024 * 1024;
+
+/** A field with its default; the description always states the default, generated from the value. */
+function withDefault<T extends z.ZodType>(schema: T, value: z.input<T>, text: string, shown?: string) {
+  const defaultText = shown ?? (typeof value === 'string' ? `"${value}"` : JSON.stringify(value));
+  return schema.prefault(value as never).describe(`${text} Default: ${defaultText}.`);
+}
+
+const hostSchema = z.string().min(1);
+const portSchema = z.number().int().min(0).max(65535);
+
+const brokerSchema = z
+  .string()
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/, { message: 'expected "host:port", e.g. "127.0.0.1:9092"' });
+
+const brokersSchema = z.array(brokerSchema).min(1);
+const kafkaEncoding = z.enum(['otlp_proto', 'otlp_json']);
+
+const durationMs = z.unknown().transform((value, ctx) => {
+  const parsed = parseDuration(value);
+  if (!parsed.ok) {
+    ctx.issues.push({ code: 'custom', message: parsed.error, input: value });
+    return z.NEVER;
+  }
+  if (parsed.ms <= 0) {
+    ctx.issues.push({ code: 'custom', message: `must be longer than 0s, got "${String(value)}"`, input: value });
+    return z.NEVER;
+  }
+  return parsed.ms;
+});
+
+const httpUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an http:// or https:// URL, e.g. "http://127.0.0.1:4318/v1/traces"' },
+);
+
+const redisUrl = z.string().regex(/^rediss?:\/\/\S+$/, { message: 'expected a redis:// or rediss:// URL, e.g. "redis://127.0.0.1:6379"' });
+
+const otlpHttpSource = z.strictObject({
+  type: z.literal('otlp-http').describe('Receive OTLP/HTTP `POST /v1/traces` (protobuf or JSON, optionally gzip).'),
+  host: withDefault(hostSchema, '127.0.0.1', 'Address the receiver listens on.'),
+  port: withDefault(portSchema, 4318, 'TCP port the receiver listens on.'),
+  maxBodyBytes: withDefault(z.number().int().positive(), 16 * MIB, 'Largest request body accepted, in bytes (after gzip decoding); larger requests get 413.', '16777216 (16 MiB)'),
+});
+
+const kafkaSource = z.strictObject({
+  type: z.literal('kafka').describe('Consume OTLP spans from a Kafka topic, as the Collector\'s Kafka exporter writes them.'),
+  brokers: withDefault(brokersSchema, ['127.0.0.1:9092'], 'Bootstrap brokers, each "host:port".'),
+  topic: withDefault(z.string().min(1), 'otlp_spans', 'Topic to consume.'),
+  groupId: withDefault(z.string().min(1), 'tailsift', 'Consumer group id; instances sharing it share the partitions.'),
+  encoding: withDefault(kafkaEncoding, 'otlp_proto', 'Message encoding: `otlp_proto` or `otlp_json`.'),
+});
+
+/** A map without `type` means the default variant, so `source: { port: 9000 }` works. */
+function defaultType(type: string) {
+  return (value: unknown) =>
+    value !== null && typeof value === 'object' && !Array.isArray(value) && !('type' in value) ? { ...value, type } : value;
+}
+
+const sourceSchema = z
+  .preprocess(defaultType('otlp-http'), z.discriminatedUnion('type', [otlpHttpSource, kafkaSource]))
+  .prefault({ type: 'otlp-http' })
+  .describe('Where spans come from. Default: `{ type: otlp-http }`.');
+
+const memoryBuffer = z.strictObject({
+  type: z.literal('memory').describe('Keep pending traces in this process (single instance; lost on crash).'),
+});
+
+const redisBuffer = z.strictObject({
+  type: z.literal('redis').describe('Keep pending traces in Redis, shared by every instance.'),
+  url: withDefault(redisUrl, 'redis://127.0.0.1:6379', 'Redis server URL.'),
+  prefix: withDefault(z.string().min(1).regex(/^[^{}\s]+$/, { message: 'must not contain spaces or braces' }), 'tailsift', 'Prefix of every key tailsift writes.'),
+});
+
+const bufferSchema = z
+  .preprocess(defaultType('memory'), z.discriminatedUnion('type', [memoryBuffer, redisBuffer]))
+  .prefault({ type: 'memory' })
+  .describe('Where spans wait until their trace is decided. Default: `{ type: memory }`.');
+
+const fileSink = z.strictObject({
+  type: z.literal('file').describe('Append kept traces to a JSON Lines file, one OTLP/JSON request per line.'),
+  path: withDefault(z.string().min(1), 'data/kept.jsonl', 'File to append to; relative to the config file, or to the working directory for the default.'),
+});
+
+const otlpHttpSink = z
+  .strictObject({
+    type: z.literal('otlp-http').describe('POST kept traces to an OTLP/HTTP endpoint (Jaeger, Tempo, a Collector, ...).'),
+    endpoint: httpUrl.describe('Full URL, e.g. "http://127.0.0.1:4318/v1/traces". Required.'),
+    encoding: withDefault(z.enum(['protobuf', 'json']), 'protobuf', 'Request encoding: `protobuf` or `json`.'),
+    headers: z.record(z.string(), z.string()).optional().describe('Extra request headers, e.g. an API key. Default: none.'),
+    // Written as a Go duration; the validated config holds milliseconds.
+    timeout: withDefault(durationMs, '10s', 'Time allowed for one request (Go duration; milliseconds once validated).'),
+  });
+
+const kafkaSink = z.strictObject({
+  type: z.literal('kafka').describe('Produce kept traces to a Kafka topic.'),
+  brokers: withDefault(brokersSchema, ['127.0.0.1:9092'], 'Bootstrap brokers, each "host:port".'),
+  topic: withDefault(z.string().min(1), 'sampled_spans', 'Topic to produce to.'),
+  encoding: withDefault(kafkaEncoding, 'otlp_proto', 'Message encoding: `otlp_proto` or `otlp_json`.'),
+});
+
+const sinkSchema = z.discriminatedUnion('type', [fileSink, otlpHttpSink, kafkaSink]);
+
+const adminSchema = z
+  .strictObject({
+    host: withDefault(hostSchema, '127.0.0.1', 'Address of the admin HTTP server (`/metrics`, `/healthz`, `/readyz`).'),
+    port: withDefault(portSchema, 9464, 'TCP port of the admin HTTP server.'),
+  })
+  .prefault({})
+  .describe('The admin HTTP server. Default: `{ host: 127.0.0.1, port: 9464 }`.');
+
+export const DEFAULT_POLICY_FILE = 'policies/default.yaml';
+export const DEFAULT_FILE_SINK_PATH = 'data/kept.jsonl';
+
+export const engineConfigSchema = z
+  .strictObject({
+    source: sourceSchema,
+    buffer: bufferSchema,
+    policies: withDefault(z.string().min(1), DEFAULT_POLICY_FILE, 'Policy file (the Collector\'s `tail_sampling` format); relative to the config file, or to the package for the default.'),
+    sinks: z
+      .array(sinkSchema)
+      .min(1)
+      .prefault([{ type: 'file' }])
+      .describe('Where kept traces go; every sink must accept a trace before it leaves the buffer. Default: `[{ type: file, path: data/kept.jsonl }]`.'),
+    admin: adminSchema,
+  })
+  .prefault({});
+
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** A validated engine config; paths are absolute. Deeply frozen. */
+export type EngineConfig = DeepReadonly<z.output<typeof engineConfigSchema>>;
+export type SourceConfig = EngineConfig['source'];
+export type BufferConfig = EngineConfig['buffer'];
+export type SinkConfig = EngineConfig['sinks'][number];
+export type AdminConfig = EngineConfig['admin'];
+
+export type EngineConfigResult = { readonly ok: true; readonly config: EngineConfig } | { readonly ok: false; readonly problems: readonly string[] };
+
+/** Keys an engine config may have at the top (used to tell configs from policy files). */
+export const ENGINE_CONFIG_KEYS: readonly string[] = Object.keys(engineConfigSchema.unwrap().shape);
+
+/**
+ * Loads and validates an engine config. Without a path: the embedded defaults.
+ *
+ * Relative paths written in the file resolve against the file's folder. The default policy
+ * file resolves against the package (it ships with it); the default file sink path against
+ * the working directory (data belongs to the run, not to the package).
+ */
+export async function loadEngineConfig(path?: string): Promise<EngineConfigResult> {
+  if (path === undefined) return finish(engineConfigSchema.parse(undefined), undefined, undefined);
+  const result = await validateYamlFile(path, engineConfigSchema, { checks: engineConfigChecks });
+  return fromValidation(result, dirname(resolve(path)));
+}
+
+/** Validates config text (tests, and `validate` on an already-read file). */
+export function parseEngineConfigText(text: string, fileName: string, baseDir: string = dirname(resolve(fileName))): EngineConfigResult {
+  return fromValidation(validateParsed(parseYaml(text, fileName), engineConfigSchema, { checks: engineConfigChecks }), baseDir);
+}
+
+/** Validates an already parsed YAML document as an engine config. */
+export function validateEngineConfig(parsed: ParsedYaml, baseDir: string): EngineConfigResult {
+  return fromValidation(validateParsed(parsed, engineConfigSchema, { checks: engineConfigChecks }), baseDir);
+}
+
+function fromValidation(result: ValidationResult<z.output<typeof engineConfigSchema>>, baseDir: string): EngineConfigResult {
+  if (!result.ok) return { ok: false, problems: result.problems };
+  return finish(result.value, result.parsed.data, baseDir);
+}
+
+function finish(config: z.output<typeof engineConfigSchema>, raw: unknown, baseDir: string | undefined): EngineConfigResult {
+  const written = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+  const policies =
+    typeof written.policies === 'string' && baseDir !== undefined ? resolveFrom(baseDir, written.policies) : resolveFrom(packageRoot(), config.policies);
+  const writtenSinks = Array.isArray(written.sinks) ? written.sinks : undefined;
+  const sinks = config.sinks.map((sink, index) => {
+    if (sink.type !== 'file') return sink;
+    const writtenSink = writtenSinks?.[index] as Record<string, unknown> | undefined;
+    const base = typeof writtenSink?.path === 'string' && baseDir !== undefined ? baseDir : process.cwd();
+    return { ...sink, path: resolveFrom(base, sink.path) };
+  });
+  return { ok: true, config: deepFreeze({ ...config, policies, sinks }) as EngineConfig };
+}
+
+/** Rules the schema cannot express alone. */
+function engineConfigChecks(data: unknown): Problem[] {
+  const problems: Problem[] = [];
+  if (data === null || typeof data !== 'object') return problems;
+  const root = data as Record<string, unknown>;
+  const source = (root.source ?? {}) as Record<string, unknown>;
+  const admin = root.admin as Record<string, unknown> | undefined;
+  const sourcePort = (source.type ?? 'otlp-http') === 'otlp-http' ? (source.port ?? 4318) : undefined;
+  const adminPort = admin?.port ?? 9464;
+  const sourceHost = source.host ?? '127.0.0.1';
+  const adminHost = admin?.host ?? '127.0.0.1';
+  if (sourcePort !== undefined && sourcePort !== 0 && sourcePort === adminPort && sourceHost === adminHost) {
+    problems.push({
+      path: admin?.port !== undefined ? ['admin', 'port'] : ['source', 'port'],
+      message: `the receiver and the admin server both want ${String(sourceHost)}:${String(adminPort)}; give one of them another port`,
+    });
+  }
+  const sinks = Array.isArray(root.sinks) ? root.sinks : [];
+  const seenFiles = new Map<string, number>();
+  sinks.forEach((sink, index) => {
+    if (sink === null || typeof sink !== 'object') return;
+    const { type, path } = sink as Record<string, unknown>;
+    if (type !== 'file') return;
+    const file = typeof path === 'string' ? path : DEFAULT_FILE_SINK_PATH;
+    const first = seenFiles.get(file);
+    if (first !== undefined) {
+      problems.push({ path: ['sinks', index, 'path'], message: `${formatPath(['sinks', first])} already writes to "${file}"; two sinks appending to one file interleave their lines` });
+    } else {
+      seenFiles.set(file, index);
+    }
+  });
+  return problems;
+}
+
+let cachedPackageRoot: string | undefined;
+
+/** The folder holding tailsift's package.json (works from src/ under tests and from dist/). */
+export function packageRoot(): string {
+  if (cachedPackageRoot !== undefined) return cachedPackageRoot;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return (cachedPackageRoot = dir);
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('tailsift package root not found (no package.json above the config module)');
+    dir = parent;
+  }
+}
+
+function resolveFrom(base: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(base, path);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child);
+  }
+  return value;
+}
+
+/**
+ * The engine config reference as Markdown, generated from the schema so the README cannot
+ * drift from what the validator accepts.
+ */
+export function renderEngineConfigReference(): string {
+  const lines: string[] = [
+    '## Engine config reference',
+    '',
+    'Every key is optional; a missing key takes the default shown. Unknown keys are rejected.',
+    '',
+  ];
+  const shape = engineConfigSchema.unwrap().shape;
+  for (const [key, field] of Object.entries(shape)) {
+    lines.push(`### \`${key}\``, '', field.description ?? '', '');
+    const variants = objectVariants(field as z.ZodType);
+    for (const variant of variants) {
+      const variantShape = variant.shape;
+      const typeField = variantShape.type as z.ZodType | undefined;
+      if (typeField) {
+        const literal = (defOf(typeField).values ?? [])[0];
+        lines.push(`#### \`${key}\` with \`type: ${String(literal)}\``, '', typeField.description ?? '', '');
+      }
+      const fields = Object.entries(variantShape).filter(([name]) => name !== 'type');
+      if (fields.length === 0) {
+        lines.push('No settings.', '');
+        continue;
+      }
+      lines.push('| key | type | description |', '| --- | --- | --- |');
+      for (const [name, child] of fields) {
+        lines.push(`| \`${name}\` | ${typeName(child as z.ZodType)} | ${(child as z.ZodType).description ?? ''} |`);
+      }
+      lines.push('');
+    }
+  }
+  return lines.join('\n');
+}
+
+interface DefView {
+  readonly type: string;
+  readonly shape?: Record<string, z.ZodType>;
+  readonly innerType?: z.ZodType;
+  readonly in?: z.ZodType;
+  readonly out?: z.ZodType;
+  readonly options?: readonly z.ZodType[];
+  readonly element?: z.ZodType;
+  readonly values?: readonly unknown[];
+  readonly entries?: Record<string, string>;
+  readonly valueType?: z.ZodType;
+}
+
+function defOf(schema: z.ZodType): DefView {
+  return (schema as unknown as { _zod: { def: DefView } })._zod.def;
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let current = schema;
+  for (;;) {
+    const def = defOf(current);
+    if (def.innerType && ['optional', 'default', 'prefault', 'nullable', 'readonly'].includes(def.type)) current = def.innerType;
+    else if (def.type === 'pipe' && def.in && def.out) current = defOf(def.in).type === 'transform' ? def.out : def.in;
+    else return current;
+  }
+}
+
+function objectVariants(schema: z.ZodType): { shape: Record<string, z.ZodType> }[] {
+  const inner = unwrap(schema);
+  const def = defOf(inner);
+  if (def.type === 'object' && def.shape) return [{ shape: def.shape }];
+  if (def.type === 'union' && def.options) return def.options.flatMap((option) => objectVariants(option));
+  if (def.type === 'array' && def.element) return objectVariants(def.element);
+  return [];
+}
+
+function typeName(schema: z.ZodType): string {
+  const inner = unwrap(schema);
+  const def = defOf(inner);
+  switch (def.type) {
+    case 'string':
+      return 'string';
+    case 'number':
+      return 'number';
+    case 'boolean':
+      return 'boolean';
+    case 'enum':
+      return Object.values(def.entries ?? {}).map((v) => `\`${v}\``).join(' \\| ');
+    case 'array':
+      return def.element ? `list of ${typeName(def.element)}` : 'list';
+    case 'record':
+      return def.valueType ? `map of ${typeName(def.valueType)}` : 'map';
+    case 'unknown':
+      return 'duration';
+    default:
+      return def.type;
+  }
+}

@@ -1,0 +1,89 @@
+import { createEvaluator } from './create-evaluator.js';
+import type { EvalContext, PolicyEvaluator, PolicySet, TraceDecision, TraceView } from './evaluator.js';
+import { keepProbabilityOf } from './keep-probability.js';
+import type { PolicyFileConfig } from './policy-schema.js';
+
+/** One top-level policy of a policy file, built. */
+export interface NamedPolicy {
+  readonly name: string;
+  readonly evaluator: PolicyEvaluator;
+  /** A `drop` policy: evaluated first, and its drop is final. */
+  readonly isDrop: boolean;
+}
+
+export interface PolicySetOptions {
+  /** `sample_on_first_match`: stop evaluating at the first policy that samples. */
+  readonly sampleOnFirstMatch?: boolean;
+  /**
+   * `maximum_trace_size_bytes`: a larger trace is not kept and no policy runs. The Collector
+   * also frees such a trace the moment it grows past the limit; here the buffer holds it until
+   * it is due, so this limits what is kept, not memory.
+   */
+  readonly maxTraceSizeBytes?: number;
+}
+
+/**
+ * The Collector's final decision over a list of policies:
+ * - drop policies are evaluated first (in file order); the first that drops ends the
+ *   evaluation and the trace is dropped, whatever the others would say;
+ * - then the other policies in file order; with `sample_on_first_match` the evaluation stops
+ *   at the first that samples (later stateful policies such as rate_limiting are not charged);
+ * - the trace is kept when any policy sampled it, and the first one that did is named;
+ * - otherwise it is not kept.
+ * `invert_match` needs no rule of its own: the Collector's inverted decisions are gone (its
+ * `disableinvertdecisions` gate is stable), so an inverted match is a plain sampled or not.
+ *
+ * A policy that throws (bad data in a span) is skipped and counted, as the Collector skips a
+ * policy that returns an error; it must not stop the other policies from deciding.
+ */
+export class OrderedPolicySet implements PolicySet {
+  readonly policyNames: readonly string[];
+  private readonly ordered: readonly NamedPolicy[];
+  private readonly sampleOnFirstMatch: boolean;
+  private readonly maxTraceSizeBytes: number;
+  private readonly errors = new Map<string, number>();
+
+  constructor(policies: readonly NamedPolicy[], options: PolicySetOptions = {}) {
+    this.policyNames = policies.map((p) => p.name);
+    this.ordered = [...policies.filter((p) => p.isDrop), ...policies.filter((p) => !p.isDrop)];
+    this.sampleOnFirstMatch = options.sampleOnFirstMatch ?? false;
+    this.maxTraceSizeBytes = options.maxTraceSizeBytes && options.maxTraceSizeBytes > 0 ? options.maxTraceSizeBytes : Infinity;
+  }
+
+  decide(trace: TraceView, ctx: EvalContext): TraceDecision {
+    if (trace.byteSize > this.maxTraceSizeBytes) return { keep: false, policy: undefined };
+    let firstSampled: NamedPolicy | undefined;
+    for (const policy of this.ordered) {
+      let decision;
+      try {
+        decision = policy.evaluator.evaluate(trace, ctx);
+      } catch {
+        this.errors.set(policy.name, (this.errors.get(policy.name) ?? 0) + 1);
+        continue;
+      }
+      if (decision === 'dropped') return { keep: false, policy: policy.name };
+      if (decision === 'sampled') {
+        firstSampled ??= policy;
+        if (this.sampleOnFirstMatch) break;
+      }
+    }
+    if (firstSampled === undefined) return { keep: false, policy: undefined };
+    const probability = keepProbabilityOf(firstSampled.evaluator);
+    return probability === undefined
+      ? { keep: true, policy: firstSampled.name }
+      : { keep: true, policy: firstSampled.name, sampleRate: 1 / probability };
+  }
+
+  /** Evaluations that threw, per policy name, since the set was built (for metrics). */
+  evaluationErrors(): ReadonlyMap<string, number> {
+    return this.errors;
+  }
+}
+
+/** The policy set a validated policy file describes, in file order. */
+export function buildPolicySet(config: PolicyFileConfig): OrderedPolicySet {
+  return new OrderedPolicySet(
+    config.policies.map((policy) => ({ name: policy.name, evaluator: createEvaluator(policy), isDrop: policy.type === 'drop' })),
+    { sampleOnFirstMatch: config.sample_on_first_match, maxTraceSizeBytes: config.maximum_trace_size_bytes || undefined },
+  );
+}
