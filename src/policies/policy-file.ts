@@ -77,8 +77,11 @@ export function toCompletionSettings(settings: PolicySettings): CompletionSettin
     decisionWaitAfterRootMs: settings.decisionWaitAfterRootMs,
     maxSpansPerTrace: settings.maxSpansPerTrace,
     maxTraces: settings.numTraces,
-    sampledCacheSize: settings.sampledCacheSize,
-    nonSampledCacheSize: settings.nonSampledCacheSize,
+    // The Collector keeps a decided trace in its num_traces ring until evicted, so late spans
+    // follow the decision even with decision_cache off; tailsift removes decided traces at
+    // once, so an unset (0) cache remembers num_traces decisions to behave the same.
+    sampledCacheSize: settings.sampledCacheSize || settings.numTraces,
+    nonSampledCacheSize: settings.nonSampledCacheSize || settings.numTraces,
   };
 }
 

@@ -182,8 +182,8 @@ export const policyFileSchema = z.strictObject({
   sample_on_first_match: z.boolean().prefault(false).describe('Stop evaluating at the first policy that samples. Default: false.'),
   decision_cache: z
     .strictObject({
-      sampled_cache_size: nonNegativeInt().prefault(0).describe('Kept trace ids remembered for late spans; 0: off. Default: 0.'),
-      non_sampled_cache_size: nonNegativeInt().prefault(0).describe('Dropped trace ids remembered for late spans; 0: off. Default: 0.'),
+      sampled_cache_size: nonNegativeInt().prefault(0).describe('Kept trace ids remembered for late spans; 0: as many as num_traces (the Collector remembers decided traces in its num_traces ring). Default: 0.'),
+      non_sampled_cache_size: nonNegativeInt().prefault(0).describe('Dropped trace ids remembered for late spans; 0: as many as num_traces. Default: 0.'),
     })
     .prefault({})
     .describe('Decisions remembered after a trace left the buffer, so late spans follow them.'),

@@ -132,6 +132,12 @@ describe('policy file: the Collector format', () => {
     });
   });
 
+  it('remembers num_traces decisions when decision_cache is unset, as the Collector\'s trace ring does', () => {
+    const result = ok('num_traces: 900\npolicies: [{ name: all, type: always_sample }]\n');
+    const completion = toCompletionSettings(result.settings);
+    expect([completion.sampledCacheSize, completion.nonSampledCacheSize]).toEqual([900, 900]);
+  });
+
   it('turns sample_on_first_match and maximum_trace_size_bytes into decisions', () => {
     const result = ok('sample_on_first_match: true\nmaximum_trace_size_bytes: 500\npolicies:\n  - { name: errors, type: status_code, status_code: { status_codes: [ERROR] } }\n  - { name: all, type: always_sample }\n');
     expect(result.settings.sampleOnFirstMatch).toBe(true);
