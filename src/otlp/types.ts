@@ -6,6 +6,8 @@
  * forwarded by re-wrapping its original Resource/Scope/Span bytes, never re-encoded.
  */
 
+import type { OtlpDecodeError } from '../errors.js';
+
 /** An OTLP AnyValue as policies see it. int64 values become numbers (exact up to 2^53). */
 export type AttrValue = string | number | boolean | Uint8Array | AttrValue[] | { [key: string]: AttrValue };
 
@@ -66,6 +68,10 @@ export interface TraceFragment {
 
 /** A decoded ExportTraceServiceRequest: every span with its request grouped by trace. */
 export interface DecodedRequest {
+  /**
+   * Every span, in request order. The views read lazily from the decoded buffer, which must
+   * not be mutated while they are in use; fragments are copies and do not depend on it.
+   */
   readonly spans: readonly SpanView[];
   /** One fragment per trace id present in the request, in first-seen order. */
   readonly fragments: readonly TraceFragment[];
@@ -74,4 +80,4 @@ export interface DecodedRequest {
 
 export type DecodeResult =
   | { readonly ok: true; readonly value: DecodedRequest }
-  | { readonly ok: false; readonly error: import('../errors.js').OtlpDecodeError };
+  | { readonly ok: false; readonly error: OtlpDecodeError };

@@ -1,0 +1,604 @@
+import { OtlpDecodeError } from '../errors.js';
+import type { DecodeResult, DecodedRequest, TraceFragment } from './types.js';
+import { ProtobufReader } from './protobuf-reader.js';
+import { hex16, hex8 } from './hex.js';
+import { decodeUtf8, decodeUtf8Cached } from './utf8.js';
+import { ProtobufSpanView, ResourceSpansFrame, ScopeSpansFrame } from './span-view.js';
+import {
+  EXPORT_REQUEST,
+  RESOURCE_SPANS,
+  SCOPE_SPANS,
+  SPAN,
+  STATUS,
+  skipOther,
+  validateAttributeRun,
+  validateEvent,
+  validateLink,
+  validateResource,
+  validateScope,
+} from './wire-validation.js';
+
+export interface DecodeOptions {
+  /**
+   * Bound on the total size of the per-trace fragments, as a multiple of the request size
+   * (plus 64 KiB). Each fragment repeats its spans' Resource and scope, so a request with a
+   * large resource and many single-span traces multiplies in memory; past this bound the
+   * request is rejected instead. Default 64.
+   */
+  readonly maxExpansion?: number;
+}
+
+const DEFAULT_MAX_EXPANSION = 64;
+const EXPANSION_SLACK_BYTES = 64 * 1024;
+
+interface TraceGroup {
+  readonly traceId: string;
+  /** Where the trace id's bytes are in the request, to compare ids without hex. */
+  readonly traceAt: number;
+  readonly spans: ProtobufSpanView[];
+  hasRoot: boolean;
+}
+
+/**
+ * Decodes an OTLP ExportTraceServiceRequest selectively and splits it by trace.
+ *
+ * Reads the ids, name, kind, times, status code, trace state and flags of every span;
+ * checks (without building anything) that attributes, events, links, resources and scopes
+ * are well-formed, so their lazy decoding cannot fail later; skips unknown fields at every
+ * level. Never throws: malformed input gives `{ ok: false, error }` with the reason, where
+ * it was found (e.g. `resource_spans[0].scope_spans[1].spans[3]`) and the byte offset.
+ *
+ * The returned span views point into `buf`, which must not be mutated afterwards. Fragments
+ * are fresh copies and independent of `buf`.
+ */
+export function decodeProtobufRequest(buf: Uint8Array, options: DecodeOptions = {}): DecodeResult {
+  const decoder = new RequestDecoder(buf);
+  try {
+    decoder.decode();
+    const maxBytes = (options.maxExpansion ?? DEFAULT_MAX_EXPANSION) * buf.length + EXPANSION_SLACK_BYTES;
+    const value: DecodedRequest = {
+      spans: decoder.spans,
+      fragments: writeFragments(decoder.groups, buf, maxBytes),
+      spanCount: decoder.spans.length,
+    };
+    return { ok: true, value };
+  } catch (err) {
+    if (err instanceof OtlpDecodeError) return { ok: false, error: decoder.locate(err) };
+    throw err;
+  }
+}
+
+/**
+ * Decodes without splitting by trace: the spans alone, `fragments` empty. For callers that
+ * only read spans (and for measuring what the split costs).
+ */
+export function decodeProtobufSpans(buf: Uint8Array): DecodeResult {
+  const decoder = new RequestDecoder(buf);
+  try {
+    decoder.decode();
+    return { ok: true, value: { spans: decoder.spans, fragments: [], spanCount: decoder.spans.length } };
+  } catch (err) {
+    if (err instanceof OtlpDecodeError) return { ok: false, error: decoder.locate(err) };
+    throw err;
+  }
+}
+
+class RequestDecoder {
+  readonly buf: Uint8Array;
+  /** The same bytes, for reading ids as 32-bit words (several times faster than bytes). */
+  readonly view: DataView;
+  readonly r: ProtobufReader;
+  readonly spans: ProtobufSpanView[] = [];
+  /** One per trace id in first-seen order. */
+  readonly groups: TraceGroup[] = [];
+  private readonly groupById = new Map<string, TraceGroup>();
+  /**
+   * The last group seen per 30-bit hash of the id bytes: a hit (checked byte by byte) skips
+   * the hex conversion and the string-keyed lookup. A miss, collision or not, falls back to
+   * `groupById`, so crafted colliding ids cost a string lookup each, never a long chain.
+   */
+  private readonly groupByHash = new Map<number, TraceGroup>();
+  // Where decoding is, for error messages; -1 when outside that level.
+  private resourceIndex = -1;
+  private scopeIndex = -1;
+  private spanIndex = -1;
+  // Spans of one trace often come in a row: one 16-byte comparison finds their group.
+  private prevGroup: TraceGroup | undefined;
+
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.r = new ProtobufReader(buf);
+  }
+
+  decode(): void {
+    const r = this.r;
+    let resourceIndex = 0;
+    while (r.pos < r.end) {
+      const t = r.tag();
+      if (t === 0x0a) {
+        this.resourceIndex = resourceIndex++;
+        const outer = r.enter();
+        this.resourceSpans();
+        r.leave(outer);
+        this.resourceIndex = -1;
+      } else {
+        skipOther(r, t, EXPORT_REQUEST);
+      }
+    }
+  }
+
+  /** The group of the trace whose 16 id bytes are at `traceAt`, created on first sight. */
+  private groupOf(traceAt: number): TraceGroup {
+    const view = this.view;
+    const prev = this.prevGroup;
+    if (prev !== undefined && sameId16(view, prev.traceAt, traceAt)) return prev;
+    const hash = hashId16(view, traceAt);
+    let group = this.groupByHash.get(hash);
+    if (group === undefined || !sameId16(view, group.traceAt, traceAt)) {
+      if (isZeroId(view, traceAt, 16)) throw new OtlpDecodeError('Span.trace_id: all zero (an invalid trace id)', traceAt);
+      const traceId = hex16(this.buf, traceAt);
+      group = this.groupById.get(traceId);
+      if (group === undefined) {
+        group = { traceId, traceAt, spans: [], hasRoot: false };
+        this.groupById.set(traceId, group);
+        this.groups.push(group);
+      }
+      this.groupByHash.set(hash, group);
+    }
+    this.prevGroup = group;
+    return group;
+  }
+
+  /** Prefixes an error with the path of the message where it happened. */
+  locate(err: OtlpDecodeError): OtlpDecodeError {
+    if (this.resourceIndex < 0) return err;
+    let path = `resource_spans[${this.resourceIndex}]`;
+    if (this.scopeIndex >= 0) path += `.scope_spans[${this.scopeIndex}]`;
+    if (this.spanIndex >= 0) path += `.spans[${this.spanIndex}]`;
+    const suffix = err.offset === undefined ? '' : ` (at byte ${err.offset})`;
+    const reason = err.message.endsWith(suffix) ? err.message.slice(0, err.message.length - suffix.length) : err.message;
+    return new OtlpDecodeError(`${path}: ${reason}`, err.offset);
+  }
+
+  private resourceSpans(): void {
+    const r = this.r;
+    const frame = new ResourceSpansFrame(this.buf);
+    let scopeIndex = 0;
+    while (r.pos < r.end) {
+      const fieldAt = r.pos;
+      const t = r.tag();
+      if (t === 0x12) {
+        this.scopeIndex = scopeIndex++;
+        const outer = r.enter();
+        this.scopeSpans(frame);
+        r.leave(outer);
+        this.scopeIndex = -1;
+        continue;
+      }
+      if (t === 0x0a) {
+        const outer = r.enter();
+        const start = r.pos;
+        validateResource(r);
+        frame.resourceRanges.push(start, r.pos);
+        r.leave(outer);
+      } else if (t === 0x1a) {
+        const len = r.length(); // schema_url
+        r.pos += len;
+      } else {
+        skipOther(r, t, RESOURCE_SPANS);
+      }
+      frame.otherBytes += addRange(frame.otherFields, fieldAt, r.pos);
+    }
+  }
+
+  private scopeSpans(resource: ResourceSpansFrame): void {
+    const r = this.r;
+    const frame = new ScopeSpansFrame(resource);
+    let spanIndex = 0;
+    while (r.pos < r.end) {
+      const fieldAt = r.pos;
+      const t = r.tag();
+      if (t === 0x12) {
+        this.spanIndex = spanIndex++;
+        const outer = r.enter();
+        this.span(frame);
+        r.leave(outer);
+        this.spanIndex = -1;
+        continue;
+      }
+      if (t === 0x0a) {
+        const outer = r.enter();
+        validateScope(r);
+        r.leave(outer);
+      } else if (t === 0x1a) {
+        const len = r.length(); // schema_url
+        r.pos += len;
+      } else {
+        skipOther(r, t, SCOPE_SPANS);
+      }
+      frame.otherBytes += addRange(frame.otherFields, fieldAt, r.pos);
+    }
+  }
+
+  /**
+   * One Span, the reader narrowed to it. The loop keeps its position in a local and reads
+   * one-byte tags and lengths inline (nearly every tag and length in a span); anything
+   * longer, and every nested message, goes through the reader, which does the checking.
+   */
+  private span(scope: ScopeSpansFrame): void {
+    const r = this.r;
+    const buf = this.buf;
+    const start = r.pos;
+    const end = r.end;
+    let traceAt = start;
+    let traceLen = 0;
+    let spanAt = start;
+    let spanLen = 0;
+    let parentAt = start;
+    let parentLen = 0;
+    let nameAt = 0;
+    let nameEnd = 0;
+    let stateAt = 0;
+    let stateEnd = 0;
+    let kind = 0;
+    let startMs = 0;
+    let endMs = 0;
+    let statusCode = 0;
+    let flags = 0;
+    let pos = start;
+    while (pos < end) {
+      const tagAt = pos;
+      let t = buf[pos];
+      if (t < 0x80) {
+        pos++;
+      } else if (pos + 1 < end && buf[pos + 1] < 0x80 && buf[pos + 1] !== 0) {
+        // Two-byte tags (fields 16 to 2047, `flags` among them); the wire type is checked
+        // by the dispatch below, and an unknown field goes back through the reader.
+        t = (t & 0x7f) | (buf[pos + 1] << 7);
+        pos += 2;
+      } else {
+        r.pos = pos;
+        t = r.tag();
+        pos = r.pos;
+      }
+      const wire = t & 7;
+      const lengthAt = pos;
+      let len = 0;
+      if (wire === 2) {
+        const b = pos < end ? buf[pos] : 0x80;
+        if (b < 0x80 && b < end - pos) {
+          len = b;
+          pos++;
+        } else {
+          r.pos = pos;
+          len = r.length();
+          pos = r.pos;
+        }
+      }
+      // Dispatch on the field number (dense, a jump table), then check the wire type.
+      switch (t >>> 3) {
+        case 1:
+          if (wire !== 2) break;
+          traceAt = pos;
+          traceLen = len;
+          pos += len;
+          continue;
+        case 2:
+          if (wire !== 2) break;
+          spanAt = pos;
+          spanLen = len;
+          pos += len;
+          continue;
+        case 3:
+          if (wire !== 2) break;
+          stateAt = pos;
+          stateEnd = pos += len;
+          continue;
+        case 4:
+          if (wire !== 2) break;
+          parentAt = pos;
+          parentLen = len;
+          pos += len;
+          continue;
+        case 5:
+          if (wire !== 2) break;
+          nameAt = pos;
+          nameEnd = pos += len;
+          continue;
+        case 6: // an enum: int32
+          if (wire !== 0) break;
+          if (pos < end && buf[pos] < 0x80) {
+            kind = buf[pos++];
+          } else {
+            r.pos = pos;
+            kind = r.varint32() | 0;
+            pos = r.pos;
+          }
+          continue;
+        case 7:
+        case 8: {
+          if (wire !== 1) break;
+          if (end - pos < 8) throw new OtlpDecodeError('truncated fixed64', pos);
+          const lo = (buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16) | (buf[pos + 3] << 24)) >>> 0;
+          const hi = (buf[pos + 4] | (buf[pos + 5] << 8) | (buf[pos + 6] << 16) | (buf[pos + 7] << 24)) >>> 0;
+          pos += 8;
+          // Nanoseconds to milliseconds as hi * 2^32 / 1e6 + lo / 1e6: no BigInt.
+          const ms = hi * 4294.967296 + lo / 1e6;
+          if (t >>> 3 === 7) startMs = ms;
+          else endMs = ms;
+          continue;
+        }
+        case 9:
+          if (wire !== 2) break;
+          r.pos = lengthAt;
+          validateAttributeRun(r, 0x4a);
+          pos = r.pos;
+          continue;
+        case 10: // dropped_attributes_count
+        case 12: // dropped_events_count
+        case 14: // dropped_links_count
+          if (wire !== 0) break;
+          if (pos < end && buf[pos] < 0x80) {
+            pos++;
+          } else {
+            r.pos = pos;
+            r.skipVarint();
+            pos = r.pos;
+          }
+          continue;
+        case 11:
+        case 13:
+        case 15: {
+          if (wire !== 2) break;
+          const outer = r.end;
+          r.pos = pos;
+          r.end = pos + len;
+          if (t === 0x5a) validateEvent(r);
+          else if (t === 0x6a) validateLink(r);
+          else statusCode = readStatusCode(r, statusCode);
+          r.leave(outer);
+          pos = r.pos;
+          continue;
+        }
+        case 16:
+          if (wire !== 5) break;
+          if (end - pos < 4) throw new OtlpDecodeError('truncated fixed32', pos);
+          flags = (buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16) | (buf[pos + 3] << 24)) >>> 0;
+          pos += 4;
+          continue;
+      }
+      // Unknown field, known field with the wrong wire type, or an invalid tag: the reader
+      // reads the tag again with all its checks.
+      r.pos = tagAt;
+      skipOther(r, r.tag(), SPAN);
+      pos = r.pos;
+    }
+    r.pos = pos;
+
+    if (traceLen !== 16) throw new OtlpDecodeError(`Span.trace_id: expected 16 bytes, got ${traceLen}`, traceAt);
+    if (spanLen !== 8) throw new OtlpDecodeError(`Span.span_id: expected 8 bytes, got ${spanLen}`, spanAt);
+    if (parentLen !== 0 && parentLen !== 8) {
+      throw new OtlpDecodeError(`Span.parent_span_id: expected 0 or 8 bytes, got ${parentLen}`, parentAt);
+    }
+    if (isZeroId(this.view, spanAt, 8)) throw new OtlpDecodeError('Span.span_id: all zero (an invalid span id)', spanAt);
+
+    const group = this.groupOf(traceAt);
+    // An all-zero parent id is as good as none: the Collector's pdata treats it as empty.
+    const parentSpanId = parentLen === 0 || isZeroId(this.view, parentAt, 8) ? '' : hex8(buf, parentAt);
+    const view = new ProtobufSpanView(
+      buf,
+      start,
+      end,
+      scope,
+      group.traceId,
+      hex8(buf, spanAt),
+      parentSpanId,
+      decodeUtf8Cached(buf, this.view, nameAt, nameEnd),
+      kind,
+      startMs,
+      endMs,
+      statusCode,
+      decodeUtf8(buf, stateAt, stateEnd),
+      flags,
+    );
+    this.spans.push(view);
+    group.spans.push(view);
+    if (parentSpanId === '') group.hasRoot = true;
+  }
+}
+
+/** Status.code, or `code` unchanged when this Status message does not set it (merge semantics). */
+function readStatusCode(r: ProtobufReader, code: number): number {
+  while (r.pos < r.end) {
+    const t = r.tag();
+    if (t === 0x18) {
+      code = r.varint32() | 0;
+    } else if (t === 0x12) {
+      const len = r.length();
+      r.pos += len;
+    } else {
+      skipOther(r, t, STATUS);
+    }
+  }
+  return code;
+}
+
+/** The 16 id bytes as four little-endian words folded into a small integer (a Smi map key). */
+function hashId16(v: DataView, at: number): number {
+  let h = Math.imul(v.getInt32(at, true), 0x9e3779b1);
+  h = Math.imul(h ^ v.getInt32(at + 4, true), 0x9e3779b1);
+  h = Math.imul(h ^ v.getInt32(at + 8, true), 0x9e3779b1);
+  h = Math.imul(h ^ v.getInt32(at + 12, true), 0x9e3779b1);
+  return (h ^ (h >>> 15)) & 0x3fffffff;
+}
+
+function sameId16(v: DataView, x: number, y: number): boolean {
+  return (
+    v.getInt32(x, true) === v.getInt32(y, true) &&
+    v.getInt32(x + 4, true) === v.getInt32(y + 4, true) &&
+    v.getInt32(x + 8, true) === v.getInt32(y + 8, true) &&
+    v.getInt32(x + 12, true) === v.getInt32(y + 12, true)
+  );
+}
+
+/** An all-zero trace or span id (8 or 16 bytes) is invalid in OTLP. */
+function isZeroId(v: DataView, at: number, len: 8 | 16): boolean {
+  if (v.getInt32(at, true) !== 0 || v.getInt32(at + 4, true) !== 0) return false;
+  return len === 8 || (v.getInt32(at + 8, true) === 0 && v.getInt32(at + 12, true) === 0);
+}
+
+/** Appends [start, end) to a list of ranges, merging with the last when adjacent. Returns its size. */
+function addRange(ranges: number[], start: number, end: number): number {
+  const n = ranges.length;
+  if (n > 0 && ranges[n - 1] === start) ranges[n - 1] = end;
+  else ranges.push(start, end);
+  return end - start;
+}
+
+// Message sizes of the nested runs, computed in the sizing pass and consumed in the same
+// order by the writing pass; module-level so a decode allocates them once at most.
+const scopeRunSizes: number[] = [];
+const resourceRunSizes: number[] = [];
+
+/**
+ * Re-wraps each trace's spans into a run of ExportTraceServiceRequest.resource_spans fields.
+ * A span's bytes and its ResourceSpans/ScopeSpans' other fields are copied verbatim; only the
+ * tags and lengths around them are written anew. All sizes are computed first (and checked
+ * against `maxBytes`), then every fragment is written into one allocation of exact size.
+ */
+function writeFragments(groups: readonly TraceGroup[], buf: Uint8Array, maxBytes: number): TraceFragment[] {
+  scopeRunSizes.length = 0;
+  resourceRunSizes.length = 0;
+  const totals: number[] = new Array(groups.length);
+  let sum = 0;
+  for (let g = 0; g < groups.length; g++) {
+    const total = sizeFragment(groups[g].spans);
+    totals[g] = total;
+    sum += total;
+  }
+  if (sum > maxBytes) {
+    throw new OtlpDecodeError(
+      `splitting the request by trace would take ${sum} bytes, more than the limit of ${maxBytes} for a ` +
+        `${buf.length}-byte request (a large resource or scope repeated for many traces)`,
+    );
+  }
+
+  const fragments: TraceFragment[] = new Array(groups.length);
+  let scopeRun = 0;
+  let resourceRun = 0;
+  for (let g = 0; g < groups.length; g++) {
+    const group = groups[g];
+    const spans = group.spans;
+    const out = Buffer.allocUnsafe(totals[g]);
+    let p = 0;
+    let scope: ScopeSpansFrame | undefined;
+    let resource: ResourceSpansFrame | undefined;
+    for (let i = 0; i < spans.length; ) {
+      const span = spans[i];
+      if (span.scope !== scope) {
+        scope = span.scope;
+        if (scope.resource !== resource) {
+          resource = scope.resource;
+          out[p++] = 0x0a;
+          p = writeVarint(out, p, resourceRunSizes[resourceRun++]);
+          p = copyRanges(out, p, buf, resource.otherFields);
+        }
+        out[p++] = 0x12;
+        p = writeVarint(out, p, scopeRunSizes[scopeRun++]);
+        p = copyRanges(out, p, buf, scope.otherFields);
+      }
+      out[p++] = 0x12;
+      p = writeVarint(out, p, span.end - span.start);
+      // Spans of this trace that follow in the same scope with a one-byte tag and a minimal
+      // length are, tag and length included, exactly what would be written: copy them with
+      // this one in a single block.
+      let copyEnd = span.end;
+      for (i++; i < spans.length; i++) {
+        const next = spans[i];
+        if (next.scope !== scope || buf[copyEnd] !== 0x12) break;
+        if (next.start !== copyEnd + 1 + varintSize(next.end - next.start)) break;
+        copyEnd = next.end;
+      }
+      copyBytes(out, p, buf, span.start, copyEnd);
+      p += copyEnd - span.start;
+    }
+    if (p !== out.length) throw new Error(`fragment size mismatch: wrote ${p} of ${out.length} bytes`);
+    // A plain Uint8Array over the same memory: Buffer's own methods (slice shares memory,
+    // equality in tests) would surprise callers that were promised a Uint8Array.
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.length);
+    fragments[g] = { traceId: group.traceId, bytes, spanCount: spans.length, hasRoot: group.hasRoot };
+  }
+  return fragments;
+}
+
+/** The byte size of one trace's fragment; pushes its run sizes for the writing pass. */
+function sizeFragment(spans: readonly ProtobufSpanView[]): number {
+  let total = 0;
+  let scope: ScopeSpansFrame | undefined;
+  let resource: ResourceSpansFrame | undefined;
+  let scopeSize = 0;
+  let resourceSize = 0;
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i];
+    if (span.scope !== scope) {
+      if (scope !== undefined) {
+        scopeRunSizes.push(scopeSize);
+        resourceSize += 1 + varintSize(scopeSize) + scopeSize;
+      }
+      if (span.scope.resource !== resource) {
+        if (resource !== undefined) {
+          resourceRunSizes.push(resourceSize);
+          total += 1 + varintSize(resourceSize) + resourceSize;
+        }
+        resource = span.scope.resource;
+        resourceSize = resource.otherBytes;
+      }
+      scope = span.scope;
+      scopeSize = scope.otherBytes;
+    }
+    const len = span.end - span.start;
+    scopeSize += 1 + varintSize(len) + len;
+  }
+  scopeRunSizes.push(scopeSize);
+  resourceSize += 1 + varintSize(scopeSize) + scopeSize;
+  resourceRunSizes.push(resourceSize);
+  total += 1 + varintSize(resourceSize) + resourceSize;
+  return total;
+}
+
+function varintSize(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x200000) return 3;
+  if (v < 0x10000000) return 4;
+  let n = 5;
+  for (let x = Math.floor(v / 0x800000000); x > 0; x = Math.floor(x / 128)) n++;
+  return n;
+}
+
+function writeVarint(out: Uint8Array, p: number, v: number): number {
+  while (v >= 0x80) {
+    out[p++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[p++] = v;
+  return p;
+}
+
+function copyRanges(out: Uint8Array, p: number, buf: Uint8Array, ranges: readonly number[]): number {
+  for (let i = 0; i < ranges.length; i += 2) {
+    copyBytes(out, p, buf, ranges[i], ranges[i + 1]);
+    p += ranges[i + 1] - ranges[i];
+  }
+  return p;
+}
+
+function copyBytes(out: Uint8Array, p: number, buf: Uint8Array, start: number, end: number): void {
+  // Short copies by hand: `set` with a subarray allocates a view each time.
+  if (end - start < 64) {
+    for (let i = start; i < end; i++) out[p++] = buf[i];
+  } else {
+    out.set(buf.subarray(start, end), p);
+  }
+}

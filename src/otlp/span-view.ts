@@ -1,0 +1,141 @@
+import type { AttrValue, SpanEventView, SpanView } from './types.js';
+import { readAttributeFields, readSpanEvents } from './attribute-decoding.js';
+
+/**
+ * One ResourceSpans of a decoded request: where its Resource messages are (for lazy
+ * attributes, shared by all its spans) and the original bytes of every field other than
+ * scope_spans (resource, schema_url, unknown fields), which the fragment writer copies.
+ */
+export class ResourceSpansFrame {
+  readonly buf: Uint8Array;
+  /** [start, end) pairs of Resource message payloads; usually one, several merge. */
+  readonly resourceRanges: number[] = [];
+  /** [start, end) pairs of whole non-scope_spans fields, tag included. */
+  readonly otherFields: number[] = [];
+  otherBytes = 0;
+  private attrs: Map<string, AttrValue> | undefined;
+
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
+  }
+
+  attributes(): ReadonlyMap<string, AttrValue> {
+    if (this.attrs === undefined) {
+      const attrs = new Map<string, AttrValue>();
+      const ranges = this.resourceRanges;
+      for (let i = 0; i < ranges.length; i += 2) readAttributeFields(this.buf, ranges[i], ranges[i + 1], 0x0a, attrs);
+      this.attrs = attrs;
+    }
+    return this.attrs;
+  }
+
+  get serviceName(): string {
+    const name = this.attributes().get('service.name');
+    return typeof name === 'string' ? name : '';
+  }
+}
+
+/** One ScopeSpans: its resource and the original bytes of every field other than spans. */
+export class ScopeSpansFrame {
+  readonly resource: ResourceSpansFrame;
+  readonly otherFields: number[] = [];
+  otherBytes = 0;
+
+  constructor(resource: ResourceSpansFrame) {
+    this.resource = resource;
+  }
+}
+
+/**
+ * A span read selectively from protobuf: the eagerly read fields are plain properties, the
+ * rest is read from `buf[start, end)` (the Span message payload) on first use and cached.
+ * It points into the decoded buffer, which must not be mutated while the view is in use.
+ */
+export class ProtobufSpanView implements SpanView {
+  readonly buf: Uint8Array;
+  /** The Span message payload, without its tag and length. */
+  readonly start: number;
+  readonly end: number;
+  readonly scope: ScopeSpansFrame;
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string;
+  readonly name: string;
+  readonly kind: number;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly statusCode: number;
+  readonly traceState: string;
+  readonly flags: number;
+  private attrs: Map<string, AttrValue> | undefined;
+  private eventList: readonly SpanEventView[] | undefined;
+
+  constructor(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    scope: ScopeSpansFrame,
+    traceId: string,
+    spanId: string,
+    parentSpanId: string,
+    name: string,
+    kind: number,
+    startMs: number,
+    endMs: number,
+    statusCode: number,
+    traceState: string,
+    flags: number,
+  ) {
+    this.buf = buf;
+    this.start = start;
+    this.end = end;
+    this.scope = scope;
+    this.traceId = traceId;
+    this.spanId = spanId;
+    this.parentSpanId = parentSpanId;
+    this.name = name;
+    this.kind = kind;
+    this.startMs = startMs;
+    this.endMs = endMs;
+    this.statusCode = statusCode;
+    this.traceState = traceState;
+    this.flags = flags;
+    this.attrs = undefined;
+    this.eventList = undefined;
+  }
+
+  /** The span's protobuf bytes (the Span message payload), a view into the decoded buffer. */
+  bytes(): Uint8Array {
+    return this.buf.subarray(this.start, this.end);
+  }
+
+  attribute(key: string): AttrValue | undefined {
+    return this.attributes().get(key);
+  }
+
+  attributes(): ReadonlyMap<string, AttrValue> {
+    if (this.attrs === undefined) {
+      const attrs = new Map<string, AttrValue>();
+      readAttributeFields(this.buf, this.start, this.end, 0x4a, attrs);
+      this.attrs = attrs;
+    }
+    return this.attrs;
+  }
+
+  resourceAttribute(key: string): AttrValue | undefined {
+    return this.scope.resource.attributes().get(key);
+  }
+
+  resourceAttributes(): ReadonlyMap<string, AttrValue> {
+    return this.scope.resource.attributes();
+  }
+
+  get serviceName(): string {
+    return this.scope.resource.serviceName;
+  }
+
+  events(): readonly SpanEventView[] {
+    if (this.eventList === undefined) this.eventList = readSpanEvents(this.buf, this.start, this.end);
+    return this.eventList;
+  }
+}
