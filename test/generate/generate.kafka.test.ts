@@ -1,12 +1,10 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runGenerate, type GenerateSummary } from '../../src/generate/index.js';
-import { uniquePrefix } from '../support/services.js';
+import { localServices, uniquePrefix } from '../support/services.js';
 import { byTrace, readManifest, spansFromJson, spansFromProtobuf, type FlatSpan } from './otlp-reader.js';
 import { scratchDir, START_MS } from './run-to-file.js';
 
-/** Runs against the broker named by KAFKA_BROKERS (e.g. from `scripts/services.sh up`). */
-const brokers = process.env.KAFKA_BROKERS?.trim();
 
 interface Consumed {
   key: string | null;
@@ -14,13 +12,18 @@ interface Consumed {
   partition: number;
 }
 
-describe.skipIf(!brokers)('generate to a real Kafka broker', () => {
-  const kafka = new Kafka({ clientId: 'tailsift-generate-test', brokers: (brokers ?? '').split(','), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
+/** Runs against KAFKA_BROKERS, or the broker `scripts/services.sh up` starts. */
+describe('generate to a real Kafka broker', () => {
+  let brokers = '';
+  let kafka: Kafka;
+  let admin: Admin;
   const topics: string[] = [];
   const { dir, cleanup } = scratchDir();
 
   beforeAll(async () => {
+    brokers = (await localServices()).kafkaBrokers;
+    kafka = new Kafka({ clientId: 'tailsift-generate-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+    admin = kafka.admin();
     await admin.connect();
   });
 
