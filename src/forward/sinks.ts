@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { FileSink } from './file-sink.js';
+import { KafkaSink } from './kafka-sink.js';
 import { OtlpHttpSink } from './otlp-http-sink.js';
 import type { TraceSink } from './sink.js';
 
@@ -25,8 +26,11 @@ export interface OtlpHttpSinkConfig {
 /** `{ type: kafka }`: a Kafka topic, as the Collector's Kafka exporter writes it. */
 export interface KafkaSinkConfig {
   readonly type: 'kafka';
+  /** Bootstrap brokers, each `host:port`. */
   readonly brokers: readonly string[];
+  /** The topic kept traces go to, one record per trace keyed by its trace id. */
   readonly topic: string;
+  /** Record values: `otlp_proto` (default) or `otlp_json`. */
   readonly encoding?: 'otlp_proto' | 'otlp_json';
 }
 
@@ -46,7 +50,12 @@ export function createSink(config: SinkConfig, logger: Logger): TraceSink {
         logger: logger.child({ sink: 'otlp-http' }),
       });
     case 'kafka':
-      throw new ConfigError([`sinks: the kafka sink is not available yet (topic ${config.topic}); use a file or otlp-http sink`]);
+      return new KafkaSink({
+        brokers: config.brokers,
+        topic: config.topic,
+        encoding: config.encoding ?? 'otlp_proto',
+        logger,
+      });
     default: {
       const unknown: never = config;
       throw new ConfigError([`sinks: unknown sink type ${JSON.stringify((unknown as { type?: unknown }).type)}`]);
