@@ -1,0 +1,82 @@
+/**
+ * Where the Redis trace buffer keeps things.
+ *
+ * Every key of a trace carries the hash tag of its bucket (`<prefix>:{b042}:...`), so a
+ * trace, its bucket's due and claim indexes and its decision live in one hash slot: one Lua
+ * script can change them atomically, also on Redis Cluster. A script never touches two
+ * buckets. Envelope keys and the decision order are not in any bucket; they are written by
+ * commands of their own.
+ *
+ * Per bucket:            `<base>due` ZSET trace -> decide-at ms, `<base>claims` ZSET trace ->
+ *                        lease expiry ms (Redis server time), `<base>n` HASH {traces, spans}
+ * Per trace:             `<base>m:<id>` HASH meta, `<base>f:<id>` LIST of stored fragments
+ * Per decided trace:     `<base>d:<id>` decision, with a TTL
+ * Shared:                `<prefix>:e:<digest>` envelope bytes (TTL), `<prefix>:{decisions}:*`
+ *
+ * Scripts derive the per-trace keys from KEYS[1] (`<base>due`) by the same rule, so this file
+ * and the scripts' headers must change together.
+ */
+
+/** Hash slots in a Redis Cluster; more buckets than this could not spread any further. */
+export const MAX_BUCKETS = 16384;
+
+export interface BucketKeys {
+  readonly index: number;
+  /** `<prefix>:{bNNN}:`, the start of every key of the bucket. */
+  readonly base: string;
+  readonly due: string;
+  readonly claims: string;
+  readonly counts: string;
+}
+
+export class RedisKeys {
+  readonly buckets: readonly BucketKeys[];
+  readonly decisionSeq: string;
+  readonly keptDecisions: string;
+  readonly droppedDecisions: string;
+
+  constructor(
+    readonly prefix: string,
+    bucketCount: number,
+  ) {
+    const width = Math.max(3, String(bucketCount - 1).length);
+    const buckets: BucketKeys[] = [];
+    for (let i = 0; i < bucketCount; i++) {
+      const base = `${prefix}:{b${String(i).padStart(width, '0')}}:`;
+      buckets.push({ index: i, base, due: `${base}due`, claims: `${base}claims`, counts: `${base}n` });
+    }
+    this.buckets = buckets;
+    this.decisionSeq = `${prefix}:{decisions}:seq`;
+    this.keptDecisions = `${prefix}:{decisions}:kept`;
+    this.droppedDecisions = `${prefix}:{decisions}:dropped`;
+  }
+
+  bucketOf(traceId: string): BucketKeys {
+    return this.buckets[fnv1a32(traceId) % this.buckets.length];
+  }
+
+  meta(bucket: BucketKeys, traceId: string): string {
+    return `${bucket.base}m:${traceId}`;
+  }
+
+  decision(bucket: BucketKeys, traceId: string): string {
+    return `${bucket.base}d:${traceId}`;
+  }
+
+  envelope(digestHex: string): string {
+    return `${this.prefix}:e:${digestHex}`;
+  }
+}
+
+/**
+ * FNV-1a (32 bit) over the trace id's characters. Any instance, in any language, must put a
+ * trace in the same bucket, so this is a fixed, documented hash rather than a runtime's own.
+ */
+export function fnv1a32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+
+/**
+ * A throwaway redis-server on a free loopback port, for tests that need to stop Redis or run
+ * it in cluster mode. It runs under `timeout`, so it ends by itself even if a test crashes.
+ */
+export interface TestRedisServer {
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server; with `save`, writes its data first so that `start` brings it back. */
+  stop(options?: { save?: boolean }): Promise<void>;
+  /** Starts it again on the same port and directory. */
+  start(): Promise<void>;
+  /** Stops it and removes its directory. */
+  dispose(): Promise<void>;
+}
+
+const LIFETIME_SECONDS = 120;
+
+export async function startTestRedisServer(options: { cluster?: boolean } = {}): Promise<TestRedisServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'tailsift-redis-'));
+  const port = await freePort();
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--dbfilename', 'dump.rdb'];
+  if (options.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf');
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+
+  const start = async (): Promise<void> => {
+    const proc = spawn('timeout', [String(LIFETIME_SECONDS), 'redis-server', ...args], { stdio: 'ignore' });
+    child = proc;
+    await waitForPing(url, proc);
+    if (options.cluster) await ownAllSlots(url);
+  };
+  const stop = async ({ save = false } = {}): Promise<void> => {
+    const proc = child;
+    if (proc === undefined || proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    const admin = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    admin.on('error', () => undefined);
+    try {
+      await admin.connect();
+      await admin.call('SHUTDOWN', save ? 'SAVE' : 'NOSAVE').catch(() => undefined);
+    } catch {
+      proc.kill('SIGTERM');
+    } finally {
+      admin.disconnect();
+    }
+    await exited;
+    child = undefined;
+  };
+  await start();
+  return {
+    url,
+    port,
+    stop,
+    start,
+    async dispose() {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPing(url: string, proc: ChildProcess): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      await probe.ping();
+      return;
+    } catch {
+      await sleep(50);
+    } finally {
+      probe.disconnect();
+    }
+  }
+  throw new Error(`redis-server at ${url} did not answer`);
+}
+
+/** A one-node cluster that serves every slot: it still refuses cross-slot requests. */
+async function ownAllSlots(url: string): Promise<void> {
+  const admin = new Redis(url, { maxRetriesPerRequest: 0 });
+  try {
+    await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const info = String(await admin.call('CLUSTER', 'INFO'));
+      if (info.includes('cluster_state:ok')) return;
+      await sleep(50);
+    }
+    throw new Error('one-node cluster did not reach cluster_state:ok');
+  } finally {
+    admin.disconnect();
+  }
+}

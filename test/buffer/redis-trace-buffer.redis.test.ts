@@ -1,0 +1,321 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisKeys } from '../../src/buffer/redis/redis-keys.js';
+import { RedisTraceBuffer, type RedisDueTrace } from '../../src/buffer/redis/redis-trace-buffer.js';
+import type { CompletionSettings } from '../../src/buffer/trace-buffer.js';
+import { ConfigError, TailsiftError } from '../../src/errors.js';
+import { decodeProtobufRequest } from '../../src/otlp/decode-protobuf.js';
+import type { TraceFragment } from '../../src/otlp/types.js';
+import { uniquePrefix } from '../support/services.js';
+import { contractSettings, describeTraceBufferContract, fragment, traceId } from './trace-buffer-contract.js';
+import { keysUnder, useRedisBuffers } from './redis-buffer-fixtures.js';
+import { sdkRequests } from './redis-otlp-requests.js';
+import { startTestRedisServer, type TestRedisServer } from './redis-test-server.js';
+
+const redis = useRedisBuffers('redis-buffer');
+
+describeTraceBufferContract('redis', (settings) => redis.make(settings));
+
+const T0 = 1_700_000_000_000;
+const roomy: CompletionSettings = { ...contractSettings, maxTraces: 10_000, sampledCacheSize: 1_000, nonSampledCacheSize: 1_000 };
+const keep = { keep: true, policy: 'errors' } as const;
+
+/** Polls `attempt` until it returns a value; bounded, so a broken lease cannot hang the run. */
+async function eventually<T>(attempt: () => Promise<T | undefined>, what: string, limitMs = 10_000): Promise<T> {
+  const until = Date.now() + limitMs;
+  for (;;) {
+    const value = await attempt();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`gave up waiting: ${what}`);
+    await sleep(25);
+  }
+}
+
+function sdkFragments(traces: number): TraceFragment[] {
+  return sdkRequests({ traces }).flatMap((request) => {
+    const decoded = decodeProtobufRequest(request);
+    if (!decoded.ok) throw decoded.error;
+    return [...decoded.value.fragments];
+  });
+}
+
+describe('redis buffer: several instances on one prefix', () => {
+  it('gives every due trace to exactly one of two instances claiming at once', async () => {
+    const a = await redis.make(roomy, { instanceId: 'a' });
+    const b = await redis.make(roomy, { instanceId: 'b' });
+    const ids = Array.from({ length: 200 }, (_, i) => traceId(i + 1));
+    await a.append(ids.slice(0, 100).map((id) => fragment(id)), T0);
+    await b.append(ids.slice(100).map((id) => fragment(id)), T0);
+
+    const seen: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      const [fromA, fromB] = await Promise.all([a.claimDue(T0 + 10_000, 30), b.claimDue(T0 + 10_000, 30)]);
+      seen.push(...fromA.map((d) => d.traceId), ...fromB.map((d) => d.traceId));
+      expect(fromA.length + fromB.length).toBeGreaterThan(0);
+      if (seen.length === ids.length) break;
+    }
+    expect(seen.slice().sort()).toEqual(ids);
+    expect(await a.claimDue(T0 + 10_000, 500)).toEqual([]);
+  });
+
+  it('lets another instance retake a trace whose lease expired; the first holder then learns it lost the lease', async () => {
+    const a = await redis.make(roomy, { instanceId: 'a', leaseMs: 300 });
+    const b = await redis.make(roomy, { instanceId: 'b', leaseMs: 60_000 });
+    await a.append([fragment(traceId(1)), fragment(traceId(2))], T0);
+    const heldByA = await a.claimDue(T0 + 10_000, 10);
+    expect(heldByA.map((d) => d.traceId).sort()).toEqual([traceId(1), traceId(2)]);
+    expect(await b.claimDue(T0 + 10_000, 10)).toEqual([]);
+
+    // A stalls past its lease; B, polling like a decision loop, retakes both.
+    const retaken = await eventually(async () => {
+      const due = await b.claimDue(T0 + 10_000, 10);
+      return due.length > 0 ? due : undefined;
+    }, 'B retakes the expired claims');
+    expect(retaken.map((d) => d.traceId).sort()).toEqual([traceId(1), traceId(2)]);
+    const byId = new Map(retaken.map((d) => [d.traceId, d]));
+    const [one, two] = [heldByA.find((d) => d.traceId === traceId(1)), heldByA.find((d) => d.traceId === traceId(2))] as RedisDueTrace[];
+
+    // Trace 1: B still holds it when A finishes. Trace 2: B decided it first.
+    expect(await b.completeClaim(byId.get(traceId(2)) as RedisDueTrace, { keep: false, policy: 'b' }, T0)).toEqual({ status: 'completed', late: [] });
+    const lostWhileHeld = await a.completeClaim(one, keep, T0 + 10_001);
+    const lostAfterDecided = await a.completeClaim(two, keep, T0 + 10_001);
+    for (const outcome of [lostWhileHeld, lostAfterDecided]) {
+      expect(outcome.status).toBe('lease-lost');
+      if (outcome.status === 'lease-lost') {
+        expect(outcome.error.code).toBe('BUFFER_LEASE_LOST');
+        expect(outcome.error.retriable).toBe(false);
+      }
+    }
+    expect((await a.releaseClaim(one, T0 + 20_000)).status).toBe('lease-lost');
+    expect(a.counters.leasesLost).toBe(3);
+
+    // A's failed calls changed nothing: B completes trace 1 and trace 2 keeps B's decision.
+    expect((await b.completeClaim(byId.get(traceId(1)) as RedisDueTrace, keep, T0 + 10_002)).status).toBe('completed');
+    const late = await a.append([fragment(traceId(2))], T0 + 10_003);
+    expect(late.status === 'accepted' && late.late.map((l) => l.decision)).toEqual([{ keep: false, policy: 'b' }]);
+    expect(await a.pending()).toEqual({ traces: 0, spans: 0 });
+  });
+
+  it('claims the oldest due traces across buckets when more are due than one call takes', async () => {
+    const b = await redis.make(roomy, { buckets: 8 });
+    const n = 300;
+    // Due times in a scrambled order so that every bucket holds old and new ones.
+    const order = Array.from({ length: n }, (_, i) => (i * 7919) % n);
+    for (const i of order) await b.append([fragment(traceId(i + 1))], T0 + i);
+    const claimedDue: number[] = [];
+    for (;;) {
+      const due = await b.claimDue(T0 + 20_000, 100);
+      if (due.length === 0) break;
+      expect(due.length).toBeLessThanOrEqual(100);
+      const dues = due.map((d) => d.dueMs);
+      expect(dues).toEqual(dues.slice().sort((x, y) => x - y));
+      // Nothing still unclaimed is older than what this call got.
+      const next = await b.nextDueMs();
+      if (next !== undefined) expect(next).toBeGreaterThanOrEqual(dues[dues.length - 1]);
+      claimedDue.push(...dues);
+    }
+    expect(claimedDue).toEqual(Array.from({ length: n }, (_, i) => T0 + i + 10_000));
+  });
+});
+
+describe('redis buffer: keys and expiry', () => {
+  it('keeps each trace and its indexes under one bucket hash tag', async () => {
+    const b = await redis.make(roomy, { buckets: 16 });
+    const fragments = sdkFragments(12);
+    await b.append(fragments, T0);
+    const due = await b.claimDue(T0 + 10_000, 4);
+    await b.complete(due[0], keep, T0 + 10_000);
+
+    const prefix = redis.prefix();
+    const keys = await keysUnder(await redis.admin(), prefix);
+    const tagged = keys.filter((k) => !k.startsWith(`${prefix}:e:`));
+    const tagOf = (key: string): string | undefined => /\{([^}]*)\}/.exec(key)?.[1];
+    for (const key of tagged) expect(tagOf(key), key).toBeDefined();
+    const layout = new RedisKeys(prefix, 16);
+    const bucketTags = new Set(layout.buckets.map((bucket) => tagOf(bucket.due)));
+    for (const key of tagged.filter((k) => !k.startsWith(`${prefix}:{decisions}`))) expect(bucketTags, key).toContain(tagOf(key));
+    for (const id of new Set(fragments.map((f) => f.traceId))) {
+      const own = tagged.filter((k) => k.endsWith(`:${id}`));
+      expect(own.length).toBeGreaterThan(0);
+      // The trace's keys carry its bucket's tag, the one of the bucket's indexes.
+      for (const key of own) expect(tagOf(key)).toBe(tagOf(layout.bucketOf(id).due));
+    }
+    expect(tagged.some((k) => k.endsWith(':due'))).toBe(true);
+    expect(tagged.some((k) => k.endsWith(':claims'))).toBe(true);
+    // Envelopes are shared, untagged, and expire.
+    const envelopes = keys.filter((k) => k.startsWith(`${prefix}:e:`));
+    expect(envelopes.length).toBeGreaterThan(0);
+    for (const key of envelopes) expect(await (await redis.admin()).pttl(key)).toBeGreaterThan(0);
+  });
+
+  it('forgets decisions after their TTL, and leaves nothing but expiring envelopes once all is decided', async () => {
+    const b = await redis.make(roomy, { decisionCacheTtlMs: 300 });
+    const fragments = sdkFragments(8);
+    const ids = [...new Set(fragments.map((f) => f.traceId))];
+    await b.append(fragments, T0);
+    for (const d of await b.claimDue(T0 + 10_000, 100)) await b.complete(d, keep, T0 + 10_000);
+    expect(await b.pending()).toEqual({ traces: 0, spans: 0 });
+
+    const admin = await redis.admin();
+    const prefix = redis.prefix();
+    const decisionKeys = (await keysUnder(admin, prefix)).filter((k) => /:d:[0-9a-f]{32}$/.test(k));
+    expect(decisionKeys).toHaveLength(ids.length);
+    for (const key of decisionKeys) {
+      const ttl = await admin.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(300);
+    }
+    const late = await b.append([fragments[0]], T0 + 10_001);
+    expect(late.status === 'accepted' && late.late.length).toBe(1);
+
+    await eventually(async () => ((await keysUnder(admin, prefix)).some((k) => !k.startsWith(`${prefix}:e:`)) ? undefined : true), 'decision keys expire');
+    const left = await keysUnder(admin, prefix);
+    expect(left.length).toBeGreaterThan(0);
+    for (const key of left) {
+      expect(key.startsWith(`${prefix}:e:`)).toBe(true);
+      expect(await admin.pttl(key)).toBeGreaterThan(0);
+    }
+    // Forgotten: a span of a decided trace now starts a new trace.
+    const again = await b.append([fragments[0]], T0 + 20_000);
+    expect(again.status === 'accepted' && again.late).toEqual([]);
+    expect((await b.pending()).traces).toBe(1);
+  });
+
+  it('keeps sub-millisecond times exactly', async () => {
+    const b = await redis.make(roomy);
+    await b.append([fragment(traceId(1))], T0 + 0.125);
+    expect(await b.nextDueMs()).toBe(T0 + 10_000.125);
+    const [d] = await b.claimDue(T0 + 10_000.125, 1);
+    expect([d.firstSeenMs, d.dueMs]).toEqual([T0 + 0.125, T0 + 10_000.125]);
+  });
+});
+
+describe('redis buffer: fragments', () => {
+  it('hands back SDK-serialized fragments byte for byte, also to an instance that never saw them', async () => {
+    const writer = await redis.make(roomy);
+    const reader = await redis.make(roomy);
+    const fragments = sdkFragments(12);
+    const expected = new Map<string, Uint8Array[]>();
+    for (const f of fragments) expected.set(f.traceId, [...(expected.get(f.traceId) ?? []), f.bytes]);
+    // Several requests, as they arrive; the same resources repeat in each.
+    for (let i = 0; i < fragments.length; i += 5) await writer.append(fragments.slice(i, i + 5), T0);
+
+    const claimedByWriter = await writer.claimDue(T0 + 10_000, 6);
+    await writer.release(claimedByWriter[0], T0 + 10_000);
+    const claimed = [...claimedByWriter.slice(1), ...(await reader.claimDue(T0 + 10_000, 100))];
+    expect(claimed.map((d) => d.traceId).sort()).toEqual([...expected.keys()].sort());
+    for (const d of claimed) {
+      const want = expected.get(d.traceId) as Uint8Array[];
+      expect(d.fragments.map((f) => Buffer.from(f).toString('hex'))).toEqual(want.map((f) => Buffer.from(f).toString('hex')));
+    }
+    expect(reader.counters.envelopesMissing).toBe(0);
+  });
+
+  it('stores fragments with their envelopes split off in far less memory than as they came', async () => {
+    const compact = await redis.make(roomy);
+    const asTheyCame = await redis.make(roomy, { prefix: `${redis.prefix()}-raw`, compactFragments: false });
+    const admin = await redis.admin();
+    const memory = async (prefix: string): Promise<number> => {
+      let sum = 0;
+      for (const key of await keysUnder(admin, prefix)) sum += Number(await admin.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+      return sum;
+    };
+    for (const request of sdkRequests({ traces: 60 })) {
+      const decoded = decodeProtobufRequest(request);
+      if (!decoded.ok) throw decoded.error;
+      await compact.append(decoded.value.fragments, T0);
+      await asTheyCame.append(decoded.value.fragments, T0);
+    }
+    expect(await compact.pending()).toEqual(await asTheyCame.pending());
+    // Every key of each buffer, indexes and envelopes included.
+    expect(await memory(redis.prefix())).toBeLessThan(0.6 * (await memory(`${redis.prefix()}-raw`)));
+  });
+});
+
+describe('redis buffer: failures', () => {
+  let server: TestRedisServer;
+  beforeAll(async () => {
+    server = await startTestRedisServer();
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  it('rejects with a retriable BUFFER_UNAVAILABLE while Redis is down, then works again with nothing lost', async () => {
+    const b = await RedisTraceBuffer.connect({ url: server.url, prefix: uniquePrefix('outage'), settings: roomy });
+    try {
+      await b.append([fragment(traceId(1))], T0);
+      await server.stop({ save: true });
+      for (const operation of [() => b.append([fragment(traceId(2))], T0), () => b.claimDue(T0 + 10_000, 10), () => b.pending()]) {
+        const err = await operation().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(TailsiftError);
+        expect((err as TailsiftError).code).toBe('BUFFER_UNAVAILABLE');
+        expect((err as TailsiftError).retriable).toBe(true);
+      }
+      await server.start();
+      // ioredis reconnects by itself; the trace buffered before the outage is still there.
+      const pending = await eventually(() => b.pending().catch(() => undefined), 'the buffer reconnects');
+      expect(pending).toEqual({ traces: 1, spans: 1 });
+      expect((await b.claimDue(T0 + 10_000, 10)).map((d) => d.traceId)).toEqual([traceId(1)]);
+    } finally {
+      await b.close();
+      await b.close();
+    }
+  });
+
+  it('fails to connect with a retriable error when Redis is not there', async () => {
+    const err = await RedisTraceBuffer.connect({ url: 'redis://127.0.0.1:1', prefix: 'x', settings: roomy }).catch((e: unknown) => e);
+    expect((err as TailsiftError).code).toBe('BUFFER_UNAVAILABLE');
+    expect((err as TailsiftError).retriable).toBe(true);
+  });
+
+  it('refuses options that would break the key layout', async () => {
+    const err = await RedisTraceBuffer.connect({ url: server.url, prefix: 'a{b}', buckets: 0, settings: roomy }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([expect.stringMatching(/prefix "a\{b\}"/), expect.stringMatching(/buckets 0/)]);
+  });
+});
+
+describe('redis buffer: on a Redis Cluster node', () => {
+  let node: TestRedisServer;
+  beforeAll(async () => {
+    node = await startTestRedisServer({ cluster: true });
+  });
+  afterAll(async () => {
+    await node?.dispose();
+  });
+
+  it('runs every operation without touching two hash slots in one script', async () => {
+    // A one-node cluster serving every slot still refuses scripts and commands that cross slots.
+    const settings = { ...roomy, maxTraces: 8, sampledCacheSize: 2, nonSampledCacheSize: 2 };
+    const b = await RedisTraceBuffer.connect({ url: node.url, prefix: 'cluster', settings, buckets: 16 });
+    try {
+      const fragments = sdkFragments(8);
+      expect((await b.append(fragments, T0)).status).toBe('accepted');
+      expect((await b.append([fragment(traceId(1))], T0)).status).toBe('full');
+      const due = await b.claimDue(T0 + 10_000, 100);
+      expect(due).toHaveLength(8);
+      await b.release(due[0], T0 + 10_000);
+      for (const d of due.slice(1)) expect((await b.completeClaim(d, keep, T0 + 10_000)).status).toBe('completed');
+      expect(await b.nextDueMs()).toBe(T0 + 10_000);
+
+      const admin = new Redis(node.url);
+      try {
+        const keys = await keysUnder(admin, 'cluster');
+        const slotOf = async (key: string): Promise<number> => Number(await admin.call('CLUSTER', 'KEYSLOT', key));
+        for (const key of keys.filter((k) => /:[mfd]:[0-9a-f]{32}$/.test(k))) {
+          const base = key.replace(/[mfd]:[0-9a-f]{32}$/, '');
+          expect(await slotOf(key), key).toBe(await slotOf(`${base}due`));
+        }
+      } finally {
+        admin.disconnect();
+      }
+    } finally {
+      await b.close();
+    }
+  });
+});
