@@ -2,13 +2,15 @@ import type { Clock } from './clock.js';
 import { wallClock } from './clock.js';
 import type { EngineConfig } from './config/engine-config.js';
 import type { TraceBuffer } from './buffer/trace-buffer.js';
+import type { CompletionSettings } from './buffer/trace-buffer.js';
 import { MemoryTraceBuffer } from './buffer/memory/memory-trace-buffer.js';
+import { RedisTraceBuffer } from './buffer/redis/redis-trace-buffer.js';
 import type { PolicySet } from './policies/evaluator.js';
 import { loadPolicyFile, toCompletionSettings } from './policies/policy-file.js';
 import type { TraceSink } from './forward/sink.js';
 import { createSink } from './forward/sinks.js';
 import type { DecodedRequest } from './otlp/types.js';
-import { OtlpHttpReceiver } from './ingest/otlp-http-receiver.js';
+import { createSource, type SpanSource } from './ingest/span-source.js';
 import { AdminServer } from './telemetry/admin-server.js';
 import { EngineStats } from './telemetry/engine-stats.js';
 import { formatStatusLine, type StatusSample } from './telemetry/status-line.js';
@@ -35,7 +37,7 @@ export class Engine {
   readonly stats = new EngineStats();
   private readonly clock: Clock;
   private readonly loop: DecisionLoop;
-  private readonly receiver: OtlpHttpReceiver;
+  private readonly source: SpanSource;
   private readonly admin: AdminServer;
   private statusTimer: NodeJS.Timeout | undefined;
   private lastSample: StatusSample;
@@ -59,16 +61,7 @@ export class Engine {
       stats: this.stats,
       logger: options.logger,
     });
-    if (config.source.type !== 'otlp-http') {
-      throw new ConfigError([`source.type: the ${config.source.type} source is not available in this version; use otlp-http`]);
-    }
-    this.receiver = new OtlpHttpReceiver({
-      host: config.source.host,
-      port: config.source.port,
-      maxBodyBytes: config.source.maxBodyBytes,
-      intake: (decoded) => this.intake(decoded),
-      logger: options.logger,
-    });
+    this.source = createSource(config.source, (decoded) => this.intake(decoded), options.logger);
     this.admin = new AdminServer({
       host: config.admin.host,
       port: config.admin.port,
@@ -82,21 +75,18 @@ export class Engine {
   static async create(config: EngineConfig, options: EngineOptions): Promise<Engine> {
     const loaded = await loadPolicyFile(config.policies);
     if (!loaded.ok) throw new ConfigError(loaded.problems);
-    if (config.buffer.type !== 'memory') {
-      throw new ConfigError([`buffer.type: the ${config.buffer.type} buffer is not available in this version; use memory`]);
-    }
-    const buffer = new MemoryTraceBuffer(toCompletionSettings(loaded.settings));
+    const buffer = await createBuffer(config, toCompletionSettings(loaded.settings), options.logger);
     const sinks = config.sinks.map((s) => createSink(s, options.logger));
     return new Engine(config, loaded.policySet, buffer, sinks, options);
   }
 
-  /** Where the OTLP/HTTP receiver and the admin server listen (ports resolved when 0). */
-  async start(): Promise<{ receiver: { host: string; port: number }; admin: { host: string; port: number } }> {
+  /** Starts every part; resolves with where spans are taken from and where the admin server listens. */
+  async start(): Promise<{ source: string; admin: { host: string; port: number } }> {
     if (this.state !== 'new') throw new Error(`engine already ${this.state}`);
     this.state = 'running';
     const admin = await this.admin.start();
     this.loop.start();
-    const receiver = await this.receiver.start();
+    const source = await this.source.start();
     const interval = this.options.statusIntervalMs ?? 5_000;
     if (interval > 0) {
       this.statusTimer = setInterval(() => void this.logStatus(), interval);
@@ -104,14 +94,15 @@ export class Engine {
     }
     this.options.logger.info(
       {
-        receiver: `http://${receiver.host}:${receiver.port}/v1/traces`,
+        source,
+        buffer: this.config.buffer.type,
         admin: `http://${admin.host}:${admin.port}`,
         policies: this.config.policies,
         sinks: this.sinks.map((s) => s.name),
       },
       'tailsift running',
     );
-    return { receiver, admin };
+    return { source, admin };
   }
 
   /**
@@ -126,13 +117,19 @@ export class Engine {
   private async shutdown(): Promise<void> {
     this.state = 'stopping';
     if (this.statusTimer !== undefined) clearInterval(this.statusTimer);
-    await this.receiver.stop();
+    await this.source.stop();
     await this.loop.stop();
-    const { left } = await this.loop.drain();
-    if (left > 0) this.options.logger.error({ traces: left }, 'sinks did not take every pending trace before shutdown; those traces are lost');
+    if (this.config.buffer.type === 'memory') {
+      // Pending traces die with the process: decide them now, whatever their due time.
+      const { left } = await this.loop.drain();
+      if (left > 0) this.options.logger.error({ traces: left }, 'sinks did not take every pending trace before shutdown; those traces are lost');
+    } else {
+      // Pending traces stay in Redis for the other instances, or for this one's restart.
+      await this.loop.flush();
+    }
     await Promise.all(this.sinks.map((s) => s.close()));
-    await this.buffer.close();
     await this.logStatus();
+    await this.buffer.close();
     await this.admin.stop();
     this.state = 'stopped';
   }
@@ -153,7 +150,7 @@ export class Engine {
 
   private async readiness(): Promise<{ ready: boolean; checks: Record<string, string> }> {
     const checks: Record<string, string> = {
-      source: this.state === 'running' ? 'ok' : this.state,
+      source: this.state !== 'running' ? this.state : this.source.connected() ? 'ok' : 'not connected',
       policies: `ok (${this.policySet.policyNames.length} policies)`,
     };
     try {
@@ -191,4 +188,18 @@ export class Engine {
       this.options.logger.warn({ err }, 'status unavailable');
     }
   }
+}
+
+async function createBuffer(config: EngineConfig, settings: CompletionSettings, logger: Logger): Promise<TraceBuffer> {
+  if (config.buffer.type === 'memory') return new MemoryTraceBuffer(settings);
+  const b = config.buffer;
+  return RedisTraceBuffer.connect({
+    url: b.url,
+    prefix: b.prefix,
+    buckets: b.buckets,
+    leaseMs: b.lease,
+    decisionCacheTtlMs: b.decisionCacheTtl,
+    settings,
+    logger,
+  });
 }

@@ -70,6 +70,11 @@ const kafkaSource = z.strictObject({
   topic: withDefault(z.string().min(1), 'otlp_spans', 'Topic to consume.'),
   groupId: withDefault(z.string().min(1), 'tailsift', 'Consumer group id; instances sharing it share the partitions.'),
   encoding: withDefault(kafkaEncoding, 'otlp_proto', 'Message encoding: `otlp_proto` or `otlp_json`.'),
+  sessionTimeout: withDefault(
+    durationMs,
+    '30s',
+    'How long the group waits for a silent member (a crashed instance) before its partitions move to the others (Go duration; milliseconds once validated).',
+  ),
 });
 
 /** A map without `type` means the default variant, so `source: { port: 9000 }` works. */
@@ -91,6 +96,21 @@ const redisBuffer = z.strictObject({
   type: z.literal('redis').describe('Keep pending traces in Redis, shared by every instance.'),
   url: withDefault(redisUrl, 'redis://127.0.0.1:6379', 'Redis server URL.'),
   prefix: withDefault(z.string().min(1).regex(/^[^{}\s]+$/, { message: 'must not contain spaces or braces' }), 'tailsift', 'Prefix of every key tailsift writes.'),
+  buckets: withDefault(
+    z.number().int().min(1).max(16384),
+    64,
+    'Buckets traces are spread over, each in one Redis Cluster hash slot; every instance sharing a prefix must use the same number.',
+  ),
+  lease: withDefault(
+    durationMs,
+    '60s',
+    'How long an instance holds a trace it is deciding; past it (the instance died) another instance takes the trace over (Go duration; milliseconds once validated).',
+  ),
+  decisionCacheTtl: withDefault(
+    durationMs,
+    '10m',
+    'How long a decision is remembered for late spans, besides the policy file\'s decision_cache bounds (Go duration; milliseconds once validated).',
+  ),
 });
 
 const bufferSchema = z

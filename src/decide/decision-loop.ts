@@ -100,6 +100,11 @@ export class DecisionLoop {
     return { left: (await this.o.buffer.pending()).traces };
   }
 
+  /** Forwards the kept late spans still queued (on shutdown, when pending traces stay in the buffer). */
+  async flush(): Promise<void> {
+    await this.flushLate();
+  }
+
   /** Late spans found at intake: kept ones are forwarded with the next batch. */
   acceptLate(late: readonly LateFragment[]): void {
     for (const l of late) {

@@ -39,7 +39,7 @@ export async function startEngine(configPath: string, options: { cwd?: string; t
           const entry = JSON.parse(line) as Record<string, unknown>;
           logs.push(entry);
           if (entry.msg === 'tailsift running') {
-            resolve({ receiver: String(entry.receiver).replace(/\/v1\/traces$/, ''), admin: String(entry.admin) });
+            resolve({ receiver: String(entry.source).replace(/\/v1\/traces$/, ''), admin: String(entry.admin) });
           }
         } catch {
           // not a log line (e.g. a config problem printed plainly)

@@ -1,0 +1,74 @@
+import type { SourceConfig } from '../config/engine-config.js';
+import type { Logger } from '../telemetry/logger.js';
+import { KafkaSource } from './kafka-source.js';
+import { OtlpHttpReceiver, type Intake } from './otlp-http-receiver.js';
+
+/** Where spans come from: the engine starts it, hands it the intake, and stops it first on shutdown. */
+export interface SpanSource {
+  /** Starts taking spans; resolves with where it takes them from (a URL). */
+  start(): Promise<string>;
+  /** Stops taking spans and waits until what it took is in the buffer (or refused). Idempotent. */
+  stop(): Promise<void>;
+  /** Whether it can take spans now (listening, or joined to its consumer group). */
+  connected(): boolean;
+}
+
+class OtlpHttpSource implements SpanSource {
+  private listening = false;
+  constructor(private readonly receiver: OtlpHttpReceiver) {}
+
+  async start(): Promise<string> {
+    const { host, port } = await this.receiver.start();
+    this.listening = true;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}/v1/traces`;
+  }
+
+  async stop(): Promise<void> {
+    this.listening = false;
+    await this.receiver.stop();
+  }
+
+  connected(): boolean {
+    return this.listening;
+  }
+}
+
+class KafkaSpanSource implements SpanSource {
+  constructor(
+    private readonly source: KafkaSource,
+    private readonly url: string,
+  ) {}
+
+  async start(): Promise<string> {
+    await this.source.start();
+    return this.url;
+  }
+
+  stop(): Promise<void> {
+    return this.source.stop();
+  }
+
+  connected(): boolean {
+    return this.source.connected();
+  }
+}
+
+export function createSource(config: SourceConfig, intake: Intake, logger: Logger): SpanSource {
+  if (config.type === 'otlp-http') {
+    return new OtlpHttpSource(
+      new OtlpHttpReceiver({ host: config.host, port: config.port, maxBodyBytes: config.maxBodyBytes, intake, logger }),
+    );
+  }
+  return new KafkaSpanSource(
+    new KafkaSource({
+      brokers: config.brokers,
+      topic: config.topic,
+      groupId: config.groupId,
+      encoding: config.encoding,
+      sessionTimeoutMs: config.sessionTimeout,
+      intake,
+      logger,
+    }),
+    `kafka://${config.brokers.join(',')}/${config.topic} (group ${config.groupId})`,
+  );
+}
