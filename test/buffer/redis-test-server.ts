@@ -23,16 +23,16 @@ export interface TestRedisServer {
 
 const LIFETIME_SECONDS = 120;
 
-export async function startTestRedisServer(options: { cluster?: boolean } = {}): Promise<TestRedisServer> {
+export async function startTestRedisServer(options: { cluster?: boolean; aof?: boolean; lifetimeSeconds?: number } = {}): Promise<TestRedisServer> {
   const dir = await mkdtemp(join(tmpdir(), 'tailsift-redis-'));
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--dbfilename', 'dump.rdb'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', options.aof ? 'yes' : 'no', '--appendfsync', 'always', '--dbfilename', 'dump.rdb'];
   if (options.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf');
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
 
   const start = async (): Promise<void> => {
-    const proc = spawn('timeout', [String(LIFETIME_SECONDS), 'redis-server', ...args], { stdio: 'ignore' });
+    const proc = spawn('timeout', [String(options.lifetimeSeconds ?? LIFETIME_SECONDS), 'redis-server', ...args], { stdio: 'ignore' });
     child = proc;
     await waitForPing(url, proc);
     if (options.cluster) await ownAllSlots(url);
