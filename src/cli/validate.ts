@@ -3,6 +3,7 @@ import { ENGINE_CONFIG_KEYS, validateEngineConfig } from '../config/engine-confi
 import { locate, readYamlFile, suggest } from '../config/yaml-validation.js';
 import type { ParsedYaml } from '../config/yaml-validation.js';
 import { validatePolicyDocument } from '../policies/policy-file.js';
+import { splitPolicyPath } from '../policies/collector-config.js';
 import { POLICY_FILE_KEYS } from '../policies/policy-schema.js';
 
 export interface CommandIo {
@@ -54,28 +55,30 @@ export async function validateCommand(args: string[], io: CommandIo): Promise<nu
 }
 
 /** Validates one file: its problems, and the names of the files found valid (itself, its policy file). */
-export async function validateFile(file: string): Promise<{ problems: readonly string[]; ok: readonly string[] }> {
+export async function validateFile(arg: string): Promise<{ problems: readonly string[]; ok: readonly string[] }> {
+  // `collector.yaml#tail_sampling/eu` names one processor of a Collector config.
+  const { file, processor } = splitPolicyPath(arg);
   const parsed = await readYamlFile(file);
   if (!('doc' in parsed)) return { problems: parsed.problems, ok: [] };
   if (parsed.syntaxProblems.length > 0) return { problems: parsed.syntaxProblems, ok: [] };
 
-  if (detectFileKind(parsed.data) === 'policy-file') {
-    const result = validatePolicyDocument(parsed);
-    return result.ok ? { problems: [], ok: [file] } : { problems: result.problems, ok: [] };
+  if (processor !== undefined || detectFileKind(parsed.data) === 'policy-file') {
+    const result = validatePolicyDocument(parsed, processor);
+    return result.ok ? { problems: [], ok: [arg] } : { problems: result.problems, ok: [] };
   }
 
   const config = validateEngineConfig(parsed, dirname(resolve(file)));
   if (!config.ok) return { problems: config.problems, ok: [] };
-  const policyPath = config.config.policies;
-  const policyName = displayPath(policyPath);
-  const policyDoc = await readYamlFile(policyPath, policyName);
+  const policyRef = splitPolicyPath(config.config.policies);
+  const policyName = displayPath(policyRef.file);
+  const policyDoc = await readYamlFile(policyRef.file, policyName);
   if (!('doc' in policyDoc)) {
     // An unreadable policy file is the config's problem: point at its `policies:` line.
     return { problems: [referenceProblem(parsed, policyName, policyDoc.unreadable)], ok: [] };
   }
-  const policy = validatePolicyDocument(policyDoc);
-  if (policy.ok) return { problems: [], ok: [file, policyName] };
-  return { problems: policy.problems, ok: [file] };
+  const policy = validatePolicyDocument(policyDoc, policyRef.processor);
+  if (policy.ok) return { problems: [], ok: [arg, policyName] };
+  return { problems: policy.problems, ok: [arg] };
 }
 
 /**
@@ -93,7 +96,7 @@ export function detectFileKind(data: unknown): FileKind {
   let engineScore = 0;
   let policyScore = 0;
   for (const key of Object.keys(record)) {
-    if (key === 'tail_sampling' || key === 'processors') policyScore += 1;
+    if (key === 'tail_sampling' || key === 'processors' || key === 'receivers') policyScore += 1;
     else if (engineOnly.includes(key)) engineScore += 2;
     else if (policyOnly.includes(key)) policyScore += 2;
     else if (suggest(key, engineOnly) !== undefined) engineScore += 1;

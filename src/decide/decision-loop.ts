@@ -6,6 +6,8 @@ import type { Logger } from '../telemetry/logger.js';
 import { EngineStats } from '../telemetry/engine-stats.js';
 import { decodeProtobufRequest } from '../otlp/decode-protobuf.js';
 import { concatRequests } from '../otlp/concat.js';
+import { annotateSpans } from '../otlp/annotate-spans.js';
+import { decisionAttributes } from '../policies/decision-attributes.js';
 import { SinkError } from '../errors.js';
 
 export interface DecisionLoopOptions {
@@ -22,6 +24,13 @@ export interface DecisionLoopOptions {
   readonly intervalMs?: number;
   /** How long a trace a sink could not take waits before it is tried again, ms. Default 5000. */
   readonly retryDelayMs?: number;
+  /**
+   * Called once per trace when its decision is recorded and it leaves the buffer: for a kept
+   * trace that is after every sink accepted it. `decidedAtMs` is the clock at that moment,
+   * `dueMs` when the trace became due. For measurements (the pipeline benchmark); unset costs
+   * nothing.
+   */
+  readonly onDecided?: (traceId: string, decidedAtMs: number, dueMs: number, keep: boolean) => void;
 }
 
 interface Decided {
@@ -109,7 +118,7 @@ export class DecisionLoop {
   acceptLate(late: readonly LateFragment[]): void {
     for (const l of late) {
       if (l.decision.keep) {
-        this.lateKept.push({ bytes: l.fragment.bytes, spans: l.fragment.spanCount });
+        this.lateKept.push({ bytes: annotateSpans(l.fragment.bytes, decisionAttributes(l.decision)), spans: l.fragment.spanCount });
         this.o.stats.lateSpansKept += l.fragment.spanCount;
       } else {
         this.o.stats.lateSpansDropped += l.fragment.spanCount;
@@ -134,7 +143,8 @@ export class DecisionLoop {
     const parts: Uint8Array[] = [];
     let spans = 0;
     for (const k of kept) {
-      parts.push(...k.due.fragments);
+      const reasons = decisionAttributes(k.decision);
+      for (const fragment of k.due.fragments) parts.push(annotateSpans(fragment, reasons));
       spans += k.due.spanCount;
     }
     const late = this.lateKept;
@@ -173,6 +183,7 @@ export class DecisionLoop {
     const { stats } = this.o;
     const recorded: RecordedDecision = { keep: x.decision.keep, policy: x.decision.policy };
     const late = await this.o.buffer.complete(x.due, recorded, nowMs);
+    if (this.o.onDecided !== undefined) this.o.onDecided(x.due.traceId, this.o.clock.now(), x.due.dueMs, x.decision.keep);
     if (x.decision.keep) {
       stats.count(stats.tracesKept, x.decision.policy ?? EngineStats.NO_MATCH);
       stats.spansKept += x.due.spanCount;
@@ -184,7 +195,7 @@ export class DecisionLoop {
     for (const bytes of late) {
       const spans = countSpans(bytes);
       if (x.decision.keep) {
-        this.lateKept.push({ bytes, spans });
+        this.lateKept.push({ bytes: annotateSpans(bytes, decisionAttributes(x.decision)), spans });
         stats.lateSpansKept += spans;
       } else {
         stats.lateSpansDropped += spans;

@@ -8,12 +8,19 @@ import { keepProbabilityOf } from './keep-probability.js';
  * sample everything in the Collector; the policy file refuses it.
  */
 export class AndEvaluator implements RandomShareEvaluator {
-  readonly keepProbability: number | undefined;
+  constructor(private readonly subPolicies: readonly PolicyEvaluator[]) {}
 
-  constructor(private readonly subPolicies: readonly PolicyEvaluator[]) {
-    // Independent random shares multiply: 10% of the traces that pass a 50% share is 5%.
-    const shares = subPolicies.map(keepProbabilityOf).filter((p): p is number => p !== undefined);
-    this.keepProbability = shares.length === 0 ? undefined : shares.reduce((a, b) => a * b, 1);
+  /**
+   * Independent random shares multiply: 10% of the traces that pass a 50% share is 5%. Read
+   * when needed, because a dynamic sub-policy's share changes from trace to trace.
+   */
+  get keepProbability(): number | undefined {
+    let product: number | undefined;
+    for (const sub of this.subPolicies) {
+      const share = keepProbabilityOf(sub);
+      if (share !== undefined) product = (product ?? 1) * share;
+    }
+    return product;
   }
 
   evaluate(trace: TraceView, ctx: EvalContext): Decision {

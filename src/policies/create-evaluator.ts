@@ -1,9 +1,12 @@
+import type { PathSegment } from '../config/yaml-validation.js';
+import { TailsiftError } from '../errors.js';
 import { AlwaysSampleEvaluator } from './always-sample.js';
 import { AndEvaluator } from './and.js';
 import { BooleanAttributeEvaluator } from './boolean-attribute.js';
 import { BytesLimitingEvaluator } from './bytes-limiting.js';
 import { CompositeEvaluator, compositeAllocations } from './composite.js';
 import { DropEvaluator } from './drop.js';
+import { DynamicEvaluator } from './dynamic.js';
 import type { PolicyEvaluator } from './evaluator.js';
 import { LatencyEvaluator } from './latency.js';
 import { NotEvaluator } from './not.js';
@@ -18,8 +21,26 @@ import { StringAttributeEvaluator } from './string-attribute.js';
 import { TraceFlagsEvaluator } from './trace-flags.js';
 import { TraceStateEvaluator } from './trace-state.js';
 
-/** Builds the evaluator for one validated policy (and, recursively, its sub-policies). */
-export function createEvaluator(policy: PolicyConfig): PolicyEvaluator {
+/** Anomaly scores come from per-(service, operation) baselines, a stage of its own. */
+export const ANOMALY_UNAVAILABLE =
+  'anomaly policies need the baselines stage, which this version does not have yet; remove this policy (or keep it in a copy of the file) until then';
+
+/** A valid policy that this version cannot run; `path` is where it is in the policy file. */
+export class PolicyBuildError extends TailsiftError {
+  readonly path: readonly PathSegment[];
+
+  constructor(path: readonly PathSegment[], message: string) {
+    super('POLICY_UNSUPPORTED', message);
+    this.path = path;
+  }
+}
+
+/**
+ * Builds the evaluator for one validated policy (and, recursively, its sub-policies). `path`
+ * is where the policy is in the file, for the problem a policy that cannot be built reports.
+ * @throws PolicyBuildError
+ */
+export function createEvaluator(policy: PolicyConfig, path: readonly PathSegment[] = []): PolicyEvaluator {
   switch (policy.type) {
     case 'always_sample':
       return new AlwaysSampleEvaluator();
@@ -67,14 +88,35 @@ export function createEvaluator(policy: PolicyConfig): PolicyEvaluator {
       const shares = compositeAllocations(total, subs.map((sub) => sub.name), allocation);
       return new CompositeEvaluator(
         total,
-        subs.map((sub, i) => ({ name: sub.name, evaluator: createEvaluator(sub), spansPerSecond: shares[i] })),
+        subs.map((sub, i) => ({
+          name: sub.name,
+          evaluator: createEvaluator(sub, [...path, 'composite', 'composite_sub_policy', i]),
+          spansPerSecond: shares[i],
+        })),
       );
     }
     case 'not':
-      return new NotEvaluator(createEvaluator(policy.not.not_sub_policy));
+      return new NotEvaluator(createEvaluator(policy.not.not_sub_policy, [...path, 'not', 'not_sub_policy']));
     case 'and':
-      return new AndEvaluator(policy.and.and_sub_policy.map(createEvaluator));
+      return new AndEvaluator(policy.and.and_sub_policy.map((sub, i) => createEvaluator(sub, [...path, 'and', 'and_sub_policy', i])));
     case 'drop':
-      return new DropEvaluator(policy.drop.drop_sub_policy.map(createEvaluator));
+      return new DropEvaluator(policy.drop.drop_sub_policy.map((sub, i) => createEvaluator(sub, [...path, 'drop', 'drop_sub_policy', i])));
+    case 'dynamic': {
+      const d = policy.dynamic;
+      return new DynamicEvaluator({
+        keyFields: d.key_fields,
+        // The policy file requires exactly one of the two goals.
+        goal: d.goal_sample_rate !== undefined ? { sampleRate: d.goal_sample_rate } : { throughputPerSec: d.goal_throughput_per_sec as number },
+        adjustmentIntervalMs: d.adjustment_interval,
+        weight: d.weight,
+        ageOutValue: d.age_out_value,
+        maxKeys: d.max_keys,
+        minTracesPerSec: d.min_traces_per_sec,
+        initialSampleRate: d.initial_sample_rate,
+        hashSalt: d.hash_salt,
+      });
+    }
+    case 'anomaly':
+      throw new PolicyBuildError([...path, 'type'], ANOMALY_UNAVAILABLE);
   }
 }

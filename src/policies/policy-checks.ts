@@ -112,6 +112,21 @@ function checkPolicy(policyValue: unknown, path: readonly PathSegment[], problem
     case 'ottl_condition':
       if (settings) checkOttl(settings, at, problems);
       break;
+    case 'dynamic': {
+      if (!settings) break;
+      const hasRate = settings.goal_sample_rate !== undefined;
+      const hasThroughput = settings.goal_throughput_per_sec !== undefined;
+      if (hasRate && hasThroughput) {
+        problems.push({
+          path: at('goal_throughput_per_sec'),
+          at: 'key',
+          message: 'set goal_sample_rate or goal_throughput_per_sec, not both: one average rate, or one number of traces per second to keep',
+        });
+      } else if (!hasRate && !hasThroughput) {
+        problems.push({ path: at(), at: 'key', message: 'set goal_sample_rate (keep 1 in N traces on average) or goal_throughput_per_sec (traces per second to keep)' });
+      }
+      break;
+    }
     case 'composite':
       if (settings) checkComposite(settings, at, problems);
       break;

@@ -3,7 +3,8 @@ import { parseDuration } from '../config/duration.js';
 
 /**
  * The policy file: the body of the OpenTelemetry Collector's `tail_sampling` processor
- * config, keys and defaults as the Collector has them, plus tailsift's `max_spans_per_trace`.
+ * config, keys and defaults as the Collector has them, plus tailsift's `max_spans_per_trace`
+ * and its own policy types (`dynamic`, `anomaly`).
  *
  * Stricter than the Collector on purpose: unknown keys are errors (the Collector ignores a
  * misspelt `treshold_ms` and samples with 0), and the setting that gives a policy its meaning
@@ -30,6 +31,12 @@ export const COLLECTOR_POLICY_TYPES: readonly string[] = [
   'drop',
   'composite',
 ];
+
+/** tailsift's own policy types. */
+export const TAILSIFT_POLICY_TYPES: readonly string[] = ['dynamic', 'anomaly'];
+
+/** Every policy type a policy file may name somewhere. */
+export const POLICY_TYPES: readonly string[] = [...COLLECTOR_POLICY_TYPES, ...TAILSIFT_POLICY_TYPES];
 
 const int = () => z.number().int();
 const nonNegativeInt = () => z.number().int().min(0);
@@ -110,6 +117,31 @@ const spanCountSettings = z.strictObject({
   max_spans: nonNegativeInt().optional().describe('Inclusive upper bound; 0 or absent: none.'),
 });
 
+const dynamicSettings = z.strictObject({
+  key_fields: z
+    .array(z.string().min(1))
+    .min(1)
+    .describe('Span or resource attributes whose values form the key, e.g. [service.name, http.route, http.response.status_code]; every distinct value in the trace is part of it.'),
+  goal_sample_rate: int().min(1).optional().describe('Average sample rate to reach, 1 in N traces. Set this or goal_throughput_per_sec.'),
+  goal_throughput_per_sec: z.number().positive().optional().describe('Traces per second to keep on average. Set this or goal_sample_rate.'),
+  adjustment_interval: duration({ allowZero: false }).prefault('15s').describe('How often the rates are recomputed from the counts seen. Default: 15s.'),
+  weight: z.number().gt(0).max(1).prefault(0.5).describe('Weight of the last interval in the moving average of counts, (0, 1]; higher adapts faster. Default: 0.5.'),
+  age_out_value: z.number().min(0).optional().describe('A key whose moving average falls below this is forgotten, and its traces are rare again. Default: weight.'),
+  max_keys: int().min(1).prefault(500).describe('Keys tracked at most; traces of further keys share one rate. Default: 500.'),
+  min_traces_per_sec: z.number().min(0).prefault(0).describe('When fewer traces per second than this reached the policy in an interval, all are kept next interval. Default: 0 (off).'),
+  initial_sample_rate: int().min(1).optional().describe('Sample rate until the first adjustment. Default: goal_sample_rate, or 10 with goal_throughput_per_sec.'),
+  hash_salt: z.string().optional().describe('Salt of the trace id hash; default "tailsift-dynamic".'),
+});
+
+export const ANOMALY_KINDS = ['latency', 'error', 'new_operation'] as const;
+
+const anomalySettings = z.strictObject({
+  kinds: z.array(z.enum(ANOMALY_KINDS)).min(1).prefault([...ANOMALY_KINDS]).describe('What counts as anomalous: latency, error, new_operation. Default: all three.'),
+  threshold: z.number().positive().prefault(3).describe('Score (deviations from the baseline) from which a trace counts as anomalous. Default: 3.'),
+  min_samples: int().min(1).prefault(200).describe('Spans a (service, operation) baseline needs before it scores anything. Default: 200.'),
+  window: duration({ allowZero: false }).prefault('1h').describe('How far back the baselines look. Default: 1h.'),
+});
+
 /** Name is required on top-level policies (metrics and decisions name them), optional below. */
 function sharedVariants<N extends z.ZodType>(name: N) {
   return [
@@ -129,6 +161,14 @@ function sharedVariants<N extends z.ZodType>(name: N) {
   ] as const;
 }
 
+/** tailsift's types: wherever the plain types may be, except under `not` (the complement of a random share or of an anomaly means little). */
+function ownVariants<N extends z.ZodType>(name: N) {
+  return [
+    z.strictObject({ name, type: z.literal('dynamic'), dynamic: dynamicSettings }),
+    z.strictObject({ name, type: z.literal('anomaly'), anomaly: anomalySettings.prefault({}) }),
+  ] as const;
+}
+
 const subPolicyName = z.string().optional();
 const topPolicyName = z.string().min(1);
 
@@ -140,6 +180,7 @@ const notSettings = z.strictObject({ not_sub_policy: notSubPolicy });
 /** A policy under `and` or `drop`: the plain types, or `not`. */
 const andSubPolicy = z.discriminatedUnion('type', [
   ...sharedVariants(subPolicyName),
+  ...ownVariants(subPolicyName),
   z.strictObject({ name: subPolicyName, type: z.literal('not'), not: notSettings }),
 ]);
 
@@ -149,6 +190,7 @@ const dropSettings = z.strictObject({ drop_sub_policy: z.array(andSubPolicy).min
 /** A policy under `composite`: the plain types, or `and`. Named, since allocations name it. */
 const compositeSubPolicy = z.discriminatedUnion('type', [
   ...sharedVariants(topPolicyName),
+  ...ownVariants(topPolicyName),
   z.strictObject({ name: topPolicyName, type: z.literal('and'), and: andSettings }),
 ]);
 
@@ -164,6 +206,7 @@ const compositeSettings = z.strictObject({
 
 const topPolicy = z.discriminatedUnion('type', [
   ...sharedVariants(topPolicyName),
+  ...ownVariants(topPolicyName),
   z.strictObject({ name: topPolicyName, type: z.literal('not'), not: notSettings }),
   z.strictObject({ name: topPolicyName, type: z.literal('and'), and: andSettings }),
   z.strictObject({ name: topPolicyName, type: z.literal('drop'), drop: dropSettings }),
@@ -211,6 +254,8 @@ export type TopPolicyConfig = PolicyFileConfig['policies'][number];
 export type AndSubPolicyConfig = z.output<typeof andSubPolicy>;
 export type NotSubPolicyConfig = z.output<typeof notSubPolicy>;
 export type CompositeSubPolicyConfig = z.output<typeof compositeSubPolicy>;
+export type DynamicSettings = z.output<typeof dynamicSettings>;
+export type AnomalySettings = z.output<typeof anomalySettings>;
 export type PolicyConfig = TopPolicyConfig | AndSubPolicyConfig | NotSubPolicyConfig | CompositeSubPolicyConfig;
 
 /** Top-level keys of a policy file (used to tell policy files from engine configs). */

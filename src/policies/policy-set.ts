@@ -1,6 +1,7 @@
-import { createEvaluator } from './create-evaluator.js';
+import type { Problem } from '../config/yaml-validation.js';
+import { PolicyBuildError, createEvaluator } from './create-evaluator.js';
 import type { EvalContext, PolicyEvaluator, PolicySet, TraceDecision, TraceView } from './evaluator.js';
-import { keepProbabilityOf } from './keep-probability.js';
+import { sampleRateOf } from './keep-probability.js';
 import type { PolicyFileConfig } from './policy-schema.js';
 
 /** One top-level policy of a policy file, built. */
@@ -68,10 +69,8 @@ export class OrderedPolicySet implements PolicySet {
       }
     }
     if (firstSampled === undefined) return { keep: false, policy: undefined };
-    const probability = keepProbabilityOf(firstSampled.evaluator);
-    return probability === undefined
-      ? { keep: true, policy: firstSampled.name }
-      : { keep: true, policy: firstSampled.name, sampleRate: 1 / probability };
+    const sampleRate = sampleRateOf(firstSampled.evaluator);
+    return sampleRate === undefined ? { keep: true, policy: firstSampled.name } : { keep: true, policy: firstSampled.name, sampleRate };
   }
 
   /** Evaluations that threw, per policy name, since the set was built (for metrics). */
@@ -80,10 +79,37 @@ export class OrderedPolicySet implements PolicySet {
   }
 }
 
-/** The policy set a validated policy file describes, in file order. */
+/**
+ * The policy set a validated policy file describes, in file order.
+ * @throws PolicyBuildError for a policy this version cannot run (see `tryBuildPolicySet`).
+ */
 export function buildPolicySet(config: PolicyFileConfig): OrderedPolicySet {
-  return new OrderedPolicySet(
-    config.policies.map((policy) => ({ name: policy.name, evaluator: createEvaluator(policy), isDrop: policy.type === 'drop' })),
-    { sampleOnFirstMatch: config.sample_on_first_match, maxTraceSizeBytes: config.maximum_trace_size_bytes || undefined },
-  );
+  const built = tryBuildPolicySet(config);
+  if (!built.ok) throw built.error;
+  return built.policySet;
+}
+
+/**
+ * Builds the policy set, or says which policies cannot be built (one problem per top-level
+ * policy, with its path in the policy file), so a file reports all of them at once.
+ */
+export function tryBuildPolicySet(
+  config: PolicyFileConfig,
+): { readonly ok: true; readonly policySet: OrderedPolicySet } | { readonly ok: false; readonly problems: readonly Problem[]; readonly error: PolicyBuildError } {
+  const policies: NamedPolicy[] = [];
+  const errors: PolicyBuildError[] = [];
+  config.policies.forEach((policy, index) => {
+    try {
+      policies.push({ name: policy.name, evaluator: createEvaluator(policy, ['policies', index]), isDrop: policy.type === 'drop' });
+    } catch (err) {
+      if (!(err instanceof PolicyBuildError)) throw err;
+      errors.push(err);
+    }
+  });
+  if (errors.length > 0) return { ok: false, problems: errors.map((e) => ({ path: e.path, message: e.message })), error: errors[0] };
+  const policySet = new OrderedPolicySet(policies, {
+    sampleOnFirstMatch: config.sample_on_first_match,
+    maxTraceSizeBytes: config.maximum_trace_size_bytes || undefined,
+  });
+  return { ok: true, policySet };
 }

@@ -97,8 +97,8 @@ describe('engine config validation', () => {
     );
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.config.source).toEqual({ type: 'kafka', brokers: ['10.0.0.1:9092', '[::1]:9093'], topic: 'otlp_spans', groupId: 'tailsift', encoding: 'otlp_json' });
-    expect(result.config.buffer).toEqual({ type: 'redis', url: 'redis://cache:6379/2', prefix: 'tailsift' });
+    expect(result.config.source).toEqual({ type: 'kafka', brokers: ['10.0.0.1:9092', '[::1]:9093'], topic: 'otlp_spans', groupId: 'tailsift', encoding: 'otlp_json', sessionTimeout: 30_000 });
+    expect(result.config.buffer).toEqual({ type: 'redis', url: 'redis://cache:6379/2', prefix: 'tailsift', buckets: 64, lease: 60_000, decisionCacheTtl: 600_000 });
     expect(result.config.sinks).toEqual([
       { type: 'otlp-http', endpoint: 'https://tempo:4318/v1/traces', encoding: 'protobuf', headers: { 'x-api-key': 's3cret' }, timeout: 2500 },
       { type: 'kafka', brokers: ['127.0.0.1:9092'], topic: 'kept', encoding: 'otlp_proto' },

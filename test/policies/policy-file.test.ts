@@ -344,7 +344,7 @@ describe('policy file: problems', () => {
       'an and nested in an and',
       'policies:\n  - name: a\n    type: and\n    and: { and_sub_policy: [{ name: b, type: and }] }\n',
       [
-        'p.yaml:4:46: policies[0].and.and_sub_policy[0].type: type "and" cannot be used here (under and_sub_policy); allowed: always_sample, latency, status_code, probabilistic, string_attribute, numeric_attribute, boolean_attribute, span_count, trace_state, trace_flags, rate_limiting, bytes_limiting, ottl_condition, not',
+        'p.yaml:4:46: policies[0].and.and_sub_policy[0].type: type "and" cannot be used here (under and_sub_policy); allowed: always_sample, latency, status_code, probabilistic, string_attribute, numeric_attribute, boolean_attribute, span_count, trace_state, trace_flags, rate_limiting, bytes_limiting, ottl_condition, dynamic, anomaly, not',
       ],
     ],
     [
@@ -389,7 +389,7 @@ describe('policy file: problems', () => {
       'tail_sampling:\n  policies: [{ name: all, type: always_sample }]\n',
       [
         'p.yaml:1:1: policies: missing required key "policies"',
-        'p.yaml:1:1: tail_sampling: unknown key "tail_sampling"; a policy file is the body of the tail_sampling processor: paste what is under "tail_sampling:" (decision_wait, policies, ...) without that line',
+        'p.yaml:1:1: tail_sampling: unknown key "tail_sampling"; a policy file is the body of the tail_sampling processor: paste what is under "tail_sampling:" (decision_wait, policies, ...) without that line, or give tailsift the whole Collector config',
       ],
     ],
     [
