@@ -9,6 +9,7 @@ import { concatRequests } from '../otlp/concat.js';
 import { annotateSpans } from '../otlp/annotate-spans.js';
 import { decisionAttributes } from '../policies/decision-attributes.js';
 import { SinkError } from '../errors.js';
+import { distinctFragments } from './distinct-fragments.js';
 
 export interface DecisionLoopOptions {
   readonly buffer: TraceBuffer;
@@ -35,6 +36,9 @@ export interface DecisionLoopOptions {
 
 interface Decided {
   readonly due: DueTrace;
+  /** The trace's fragments without byte-identical repeats, and their span count. */
+  readonly fragments: readonly Uint8Array[];
+  readonly spans: number;
   readonly decision: TraceDecision;
 }
 
@@ -132,20 +136,25 @@ export class DecisionLoop {
     const kept: Decided[] = [];
     const dropped: Decided[] = [];
     for (const d of due) {
-      const decision = this.evaluate(policies, d, nowMs);
+      const { fragments, duplicates } = distinctFragments(d.fragments);
+      let spans = d.spanCount;
+      for (const dup of duplicates) spans -= countSpans(dup);
+      stats.duplicateSpans += d.spanCount - spans;
+      const decision = this.evaluate(policies, d.traceId, fragments, nowMs);
       stats.recordDecisionDelay(nowMs - d.dueMs);
-      (decision.keep ? kept : dropped).push({ due: d, decision });
+      (decision.keep ? kept : dropped).push({ due: d, fragments, spans, decision });
     }
 
-    for (const x of dropped) await this.finish(x, nowMs);
+    // One round trip each, all at once: a Redis buffer completes traces concurrently.
+    await Promise.all(dropped.map((x) => this.finish(x, nowMs)));
     if (kept.length === 0) return due.length;
 
     const parts: Uint8Array[] = [];
     let spans = 0;
     for (const k of kept) {
       const reasons = decisionAttributes(k.decision);
-      for (const fragment of k.due.fragments) parts.push(annotateSpans(fragment, reasons));
-      spans += k.due.spanCount;
+      for (const fragment of k.fragments) parts.push(annotateSpans(fragment, reasons));
+      spans += k.spans;
     }
     const late = this.lateKept;
     this.lateKept = [];
@@ -157,25 +166,25 @@ export class DecisionLoop {
     const outcome = await this.send({ request: concatRequests(parts), traceCount: kept.length, spanCount: spans });
     if (outcome === 'retry') {
       this.lateKept = late.concat(this.lateKept);
-      for (const k of kept) await this.o.buffer.release(k.due, nowMs + this.retryDelayMs);
+      await Promise.all(kept.map((k) => this.o.buffer.release(k.due, nowMs + this.retryDelayMs)));
       stats.tracesRetried += kept.length;
       return dropped.length;
     }
-    for (const k of kept) await this.finish(k, nowMs);
+    await Promise.all(kept.map((k) => this.finish(k, nowMs)));
     return due.length;
   }
 
-  private evaluate(policies: PolicySet, d: DueTrace, nowMs: number): TraceDecision {
-    const decoded = decodeProtobufRequest(concatRequests(d.fragments));
+  private evaluate(policies: PolicySet, traceId: string, fragments: readonly Uint8Array[], nowMs: number): TraceDecision {
+    const decoded = decodeProtobufRequest(concatRequests(fragments));
     if (!decoded.ok) {
       // Fragments were decoded once at intake, so this means the buffer handed back bytes it
       // was not given. Dropping is the only safe outcome; it is counted and logged.
-      this.o.logger.error({ traceId: d.traceId, err: decoded.error.message }, 'buffered trace no longer decodes; dropped');
+      this.o.logger.error({ traceId, err: decoded.error.message }, 'buffered trace no longer decodes; dropped');
       return { keep: false, policy: '(corrupt in buffer)' };
     }
     let byteSize = 0;
-    for (const f of d.fragments) byteSize += f.length;
-    return policies.decide({ traceId: d.traceId, spans: decoded.value.spans, byteSize }, { nowMs });
+    for (const f of fragments) byteSize += f.length;
+    return policies.decide({ traceId, spans: decoded.value.spans, byteSize }, { nowMs });
   }
 
   /** Records the decision; spans that came in while it was being made follow it. */
@@ -186,10 +195,10 @@ export class DecisionLoop {
     if (this.o.onDecided !== undefined) this.o.onDecided(x.due.traceId, this.o.clock.now(), x.due.dueMs, x.decision.keep);
     if (x.decision.keep) {
       stats.count(stats.tracesKept, x.decision.policy ?? EngineStats.NO_MATCH);
-      stats.spansKept += x.due.spanCount;
+      stats.spansKept += x.spans;
     } else {
       stats.count(stats.tracesDropped, x.decision.policy ?? EngineStats.NO_MATCH);
-      stats.spansDropped += x.due.spanCount;
+      stats.spansDropped += x.spans;
     }
     if (late.length === 0) return;
     for (const bytes of late) {

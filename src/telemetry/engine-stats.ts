@@ -17,6 +17,8 @@ export class EngineStats {
   lateSpansDropped = 0;
   /** Failed forwards, by sink name. */
   readonly forwardErrors = new Map<string, number>();
+  /** Spans received more than once (at-least-once redelivery) and forwarded once. */
+  duplicateSpans = 0;
   /** Traces given back to the buffer because a sink could not take them. */
   tracesRetried = 0;
   /** Decision delay, from due time to decision: count, sum and max in ms. */

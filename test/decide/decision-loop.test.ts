@@ -134,6 +134,19 @@ describe('DecisionLoop', () => {
     expect(stats.lateSpansDropped).toBe(2);
   });
 
+  it('forwards a redelivered request once and counts its spans as duplicates', async () => {
+    const sink = new RecordingSink();
+    const { buffer, stats, loop } = setup(sink);
+    const req = request(2, 3);
+    // At-least-once: the same request buffered twice before its traces are due.
+    await buffer.append(req.fragments, 1_000_000);
+    await buffer.append(req.fragments, 1_000_500);
+    await loop.runDue(1_001_000);
+    expect(sink.spanIds()).toEqual(req.spans.map((s) => s.spanId).sort());
+    expect(stats.duplicateSpans).toBe(6);
+    expect(stats.spansKept).toBe(6);
+  });
+
   it('drain decides every pending trace whatever its due time', async () => {
     const sink = new RecordingSink();
     const { buffer, stats, loop } = setup(sink);
