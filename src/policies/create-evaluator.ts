@@ -1,7 +1,9 @@
+import type { Baselines } from '../baselines/baselines.js';
 import type { PathSegment } from '../config/yaml-validation.js';
 import { TailsiftError } from '../errors.js';
 import { AlwaysSampleEvaluator } from './always-sample.js';
 import { AndEvaluator } from './and.js';
+import { AnomalyEvaluator } from './anomaly.js';
 import { BooleanAttributeEvaluator } from './boolean-attribute.js';
 import { BytesLimitingEvaluator } from './bytes-limiting.js';
 import { CompositeEvaluator, compositeAllocations } from './composite.js';
@@ -21,10 +23,6 @@ import { StringAttributeEvaluator } from './string-attribute.js';
 import { TraceFlagsEvaluator } from './trace-flags.js';
 import { TraceStateEvaluator } from './trace-state.js';
 
-/** Anomaly scores come from per-(service, operation) baselines, a stage of its own. */
-export const ANOMALY_UNAVAILABLE =
-  'anomaly policies need the baselines stage, which this version does not have yet; remove this policy (or keep it in a copy of the file) until then';
-
 /** A valid policy that this version cannot run; `path` is where it is in the policy file. */
 export class PolicyBuildError extends TailsiftError {
   readonly path: readonly PathSegment[];
@@ -35,12 +33,21 @@ export class PolicyBuildError extends TailsiftError {
   }
 }
 
+/** What evaluators may be built with besides their settings. */
+export interface EvaluatorContext {
+  /**
+   * The engine's baselines stage, which learns from every span at intake; `anomaly` policies
+   * read it. Without it each `anomaly` policy learns from the traces it decides.
+   */
+  readonly baselines?: Baselines;
+}
+
 /**
  * Builds the evaluator for one validated policy (and, recursively, its sub-policies). `path`
  * is where the policy is in the file, for the problem a policy that cannot be built reports.
  * @throws PolicyBuildError
  */
-export function createEvaluator(policy: PolicyConfig, path: readonly PathSegment[] = []): PolicyEvaluator {
+export function createEvaluator(policy: PolicyConfig, path: readonly PathSegment[] = [], context: EvaluatorContext = {}): PolicyEvaluator {
   switch (policy.type) {
     case 'always_sample':
       return new AlwaysSampleEvaluator();
@@ -90,17 +97,17 @@ export function createEvaluator(policy: PolicyConfig, path: readonly PathSegment
         total,
         subs.map((sub, i) => ({
           name: sub.name,
-          evaluator: createEvaluator(sub, [...path, 'composite', 'composite_sub_policy', i]),
+          evaluator: createEvaluator(sub, [...path, 'composite', 'composite_sub_policy', i], context),
           spansPerSecond: shares[i],
         })),
       );
     }
     case 'not':
-      return new NotEvaluator(createEvaluator(policy.not.not_sub_policy, [...path, 'not', 'not_sub_policy']));
+      return new NotEvaluator(createEvaluator(policy.not.not_sub_policy, [...path, 'not', 'not_sub_policy'], context));
     case 'and':
-      return new AndEvaluator(policy.and.and_sub_policy.map((sub, i) => createEvaluator(sub, [...path, 'and', 'and_sub_policy', i])));
+      return new AndEvaluator(policy.and.and_sub_policy.map((sub, i) => createEvaluator(sub, [...path, 'and', 'and_sub_policy', i], context)));
     case 'drop':
-      return new DropEvaluator(policy.drop.drop_sub_policy.map((sub, i) => createEvaluator(sub, [...path, 'drop', 'drop_sub_policy', i])));
+      return new DropEvaluator(policy.drop.drop_sub_policy.map((sub, i) => createEvaluator(sub, [...path, 'drop', 'drop_sub_policy', i], context)));
     case 'dynamic': {
       const d = policy.dynamic;
       return new DynamicEvaluator({
@@ -117,6 +124,6 @@ export function createEvaluator(policy: PolicyConfig, path: readonly PathSegment
       });
     }
     case 'anomaly':
-      throw new PolicyBuildError([...path, 'type'], ANOMALY_UNAVAILABLE);
+      return new AnomalyEvaluator(policy.anomaly, context.baselines);
   }
 }

@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateYamlText } from '../../src/config/yaml-validation.js';
-import { ANOMALY_UNAVAILABLE, PolicyBuildError } from '../../src/policies/create-evaluator.js';
 import { parsePolicyText } from '../../src/policies/policy-file.js';
 import { policyFileSchema } from '../../src/policies/policy-schema.js';
-import type { PolicyFileConfig } from '../../src/policies/policy-schema.js';
-import { buildPolicySet } from '../../src/policies/policy-set.js';
 
 const WITH_ANOMALY = [
   'policies:',
@@ -64,54 +61,19 @@ describe('anomaly: the settings', () => {
 });
 
 describe('anomaly: building', () => {
-  it('fails at the policy, saying that the baselines stage is missing', () => {
-    expect(problems(WITH_ANOMALY)).toEqual([`p.yaml:4:11: policies[1].type: ${ANOMALY_UNAVAILABLE}`]);
-    expect(ANOMALY_UNAVAILABLE).toMatch(/^anomaly policies need the baselines stage, which this version does not have yet/);
-  });
-
-  it('fails at every anomaly policy, nested ones too', () => {
-    const text = [
-      'policies:',
-      '  - name: unusual-checkout',
-      '    type: and',
-      '    and:',
-      '      and_sub_policy:',
-      '        - { name: checkout, type: string_attribute, string_attribute: { key: service.name, values: [checkout] } }',
-      '        - { name: unusual, type: anomaly }',
-      '  - { name: unusual-anywhere, type: anomaly }',
-      '',
-    ].join('\n');
-    expect(problems(text)).toEqual([
-      `p.yaml:7:34: policies[0].and.and_sub_policy[1].type: ${ANOMALY_UNAVAILABLE}`,
-      `p.yaml:8:37: policies[1].type: ${ANOMALY_UNAVAILABLE}`,
-    ]);
-  });
-
-  it('fails at its place in a Collector config', () => {
-    const text = [
-      'receivers: { otlp: {} }',
-      'processors:',
-      '  tail_sampling:',
-      '    policies:',
-      '      - { name: unusual, type: anomaly }',
-      'service: {}',
-      '',
-    ].join('\n');
-    expect(problems(text, 'collector.yaml')).toEqual([`collector.yaml:5:32: processors.tail_sampling.policies[0].type: ${ANOMALY_UNAVAILABLE}`]);
-  });
-
-  it('throws a PolicyBuildError naming the path when built directly', () => {
-    const result = validateYamlText(WITH_ANOMALY, 'p.yaml', policyFileSchema);
-    if (!result.ok) throw new Error(result.problems.join('\n'));
-    let error: unknown;
-    try {
-      buildPolicySet(result.value as PolicyFileConfig);
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(PolicyBuildError);
-    expect((error as PolicyBuildError).path).toEqual(['policies', 1, 'type']);
-    expect((error as PolicyBuildError).code).toBe('POLICY_UNSUPPORTED');
+  it('builds, top level and nested, in policy files and Collector configs', () => {
+    const plain = parsePolicyText(WITH_ANOMALY, 'p.yaml');
+    expect(plain.ok && plain.policySet.policyNames).toEqual(['errors', 'unusual']);
+    const nested = parsePolicyText(
+      'policies:\n  - name: unusual-checkout\n    type: and\n    and:\n      and_sub_policy:\n        - { name: checkout, type: string_attribute, string_attribute: { key: service.name, values: [checkout] } }\n        - { name: odd, type: anomaly, anomaly: {} }\n',
+      'p.yaml',
+    );
+    expect(nested.ok).toBe(true);
+    const collector = parsePolicyText(
+      'receivers: { otlp: {} }\nprocessors:\n  tail_sampling:\n    policies:\n      - { name: odd, type: anomaly, anomaly: { threshold: 4 } }\n',
+      'collector.yaml',
+    );
+    expect(collector.ok).toBe(true);
   });
 
   it('is not allowed under not', () => {

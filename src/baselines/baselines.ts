@@ -1,0 +1,493 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { SpanView } from '../otlp/types.js';
+import type { SpanAttribute } from '../otlp/annotate-spans.js';
+import { silentLogger, type Logger } from '../telemetry/logger.js';
+import { anomalyAttributes } from './anomaly-attributes.js';
+import { ago, formatDuration, formatRate, latencyFigures, operationLabel } from './anomaly-reasons.js';
+import { MAX_SCORE, errorScore, errorSpikeScore, latencyScore, latencyShift, shiftMembership } from './anomaly-scores.js';
+import { MemoryBaselineStore, type BaselineStore, type OperationRecord, type OperationRef } from './baseline-store.js';
+import type { BaselinesConfig } from './config.js';
+import { bucketOf } from './log-histogram.js';
+import { computeBaseline, computeRecent, type OperationBaseline, type RecentWindow, type WindowFigures } from './operation-baseline.js';
+import { RED_OVERFLOW_LABEL, RedCounts, type RedSeries } from './red-metrics.js';
+import { countSpan, emptySlotCounts, type SlotCounts } from './slot-counts.js';
+import { NO_ANOMALY, type AnomalyKind, type Departure, type DepartureKind, type SpanAnomaly, type TraceAnomaly } from './trace-anomaly.js';
+
+/** What `scoreTrace` looks for; the `anomaly` policy passes its own settings. */
+export interface ScoreOptions {
+  /** Default: all three kinds. */
+  readonly kinds?: readonly AnomalyKind[];
+  /** Spans an operation's baseline needs before its spans are judged. Default: the stage's `minSamples`. */
+  readonly minSamples?: number;
+  /** How far back the baseline looks, ms; at most the stage's `window`. Default: the stage's. */
+  readonly windowMs?: number;
+  /** Score from which a span counts in `anomalousSpans`. Default: the stage's `absorbThreshold`. */
+  readonly threshold?: number;
+}
+
+/** What the stage counted; for metrics and the status line. */
+export interface BaselineCounters {
+  /** Spans observed at intake. */
+  spansObserved: number;
+  /** Spans kept out of their baseline because they scored as anomalous. */
+  spansKeptOut: number;
+  /** Spans of (service, operation) pairs past `maxOperations`: counted in RED's overflow series, not judged. */
+  spansOverflow: number;
+  /** Call edges not tracked because `maxEdges` was reached. */
+  edgesOverflow: number;
+  /** Failed syncs with the shared store (the stage keeps its counts and tries again). */
+  syncFailures: number;
+}
+
+/** A new operation or call edge scores this much: never seen is as surprising as it gets. */
+const NEW_STRUCTURE_SCORE = MAX_SCORE;
+
+/** Trace anomalies remembered for annotating kept traces, most recent last. */
+const REMEMBERED_ANOMALIES = 10_000;
+
+interface OpState {
+  readonly ref: OperationRef;
+  readonly red: RedCounts;
+  /** Counts of the current slot not yet handed to the store (one Map lookup per span instead of several). */
+  pending: SlotCounts | undefined;
+  pendingSlot: number;
+  /** Baselines computed for the slot and store version they were computed at, by window length in slots. */
+  readonly cache: Map<number, { slot: number; version: number; baseline: OperationBaseline }>;
+}
+
+/**
+ * Per-(service, operation) baselines — latency distribution (log-bucketed, mergeable), error
+ * rate, throughput — over sliding windows of time slots with exponential decay, learned from
+ * every span at intake, before sampling; and the anomaly scores judged against them.
+ *
+ * Time is always passed in (`nowMs`), so a replay runs in event time. Spans are counted in the
+ * slot of the time they were observed. A baseline leaves out its operation's recent window
+ * (`recent`), which is what departures are measured on, and the spans that scored at or above
+ * `absorbThreshold` when they were observed, so an anomaly does not pull the baseline towards
+ * itself. Nothing is judged before an operation has `minSamples` spans in its baseline.
+ */
+export class Baselines {
+  readonly counters: BaselineCounters = { spansObserved: 0, spansKeptOut: 0, spansOverflow: 0, edgesOverflow: 0, syncFailures: 0 };
+  private readonly byService = new Map<string, Map<string, OpState>>();
+  private readonly byId = new Map<string, OpState>();
+  private readonly overflowRed = new RedCounts(RED_OVERFLOW_LABEL, RED_OVERFLOW_LABEL);
+  private readonly slotMs: number;
+  private readonly windowSlots: number;
+  private readonly recentSlots: number;
+  private readonly departureEveryMs: number;
+  private departuresAtMs = -Infinity;
+  /** Departures found at the last evaluation, by operation id, with the recent window they were found in. */
+  private departed = new Map<string, Map<DepartureKind, { departure: Departure; recent: RecentWindow }>>();
+  private departureList: readonly Departure[] = [];
+  private lastPrunedSlot = -Infinity;
+  private readonly remembered = new Map<string, TraceAnomaly>();
+  private overflowLoggedAtMs = -Infinity;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private syncing: Promise<void> | undefined;
+
+  constructor(
+    readonly config: BaselinesConfig,
+    readonly store: BaselineStore = new MemoryBaselineStore(),
+    private readonly logger: Logger = silentLogger,
+  ) {
+    this.slotMs = config.slot;
+    this.windowSlots = Math.max(2, Math.ceil(config.window / config.slot));
+    this.recentSlots = Math.max(1, Math.min(this.windowSlots - 1, Math.ceil(config.recent / config.slot)));
+    // Twice per slot: a departure is noticed within half a slot of the data showing it.
+    this.departureEveryMs = config.slot / 2;
+  }
+
+  /**
+   * Counts spans into their operations' current slot. Called at intake with every span,
+   * before sampling. Never throws on odd spans: a negative duration counts as 0.
+   */
+  observe(spans: readonly SpanView[], nowMs: number): void {
+    const slot = this.slotOf(nowMs);
+    if (slot !== this.lastPrunedSlot) this.prune(slot);
+    this.refreshDepartures(nowMs);
+    const anyDeparture = this.departed.size > 0;
+    for (const span of spans) {
+      this.counters.spansObserved += 1;
+      const ms = Math.max(0, span.endMs - span.startMs);
+      const error = span.statusCode === 2;
+      const op = this.stateFor(span.serviceName, span.name, nowMs);
+      if (op === undefined) {
+        this.overflowRed.record(ms, error);
+        continue;
+      }
+      op.red.record(ms, error);
+      let outlier = false;
+      const baseline = this.baselineOf(op, slot, this.windowSlots);
+      if (baseline.spans >= this.config.minSamples) {
+        outlier = latencyScore(baseline, ms) >= this.config.absorbThreshold || (error && errorScore(baseline) >= this.config.absorbThreshold);
+        // During a departure the spans taking part in it stay out too, whatever their own score:
+        // otherwise a shift would become the baseline once it has lasted one recent window.
+        if (!outlier && anyDeparture) outlier = this.partOfDeparture(op.ref.id, baseline, ms, error);
+      }
+      if (outlier) this.counters.spansKeptOut += 1;
+      if (op.pending === undefined || op.pendingSlot !== slot) {
+        this.handOver(op);
+        op.pending = emptySlotCounts();
+        op.pendingSlot = slot;
+      }
+      countSpan(op.pending, bucketOf(ms), error, outlier);
+    }
+  }
+
+  /**
+   * How anomalous a trace is against the baselines: the highest span score, with its reason.
+   * Latency far outside the operation's baseline, an error where errors are rare, an
+   * operation or a call edge (parent service → child service) first seen after the warm-up.
+   * A span of an operation whose recent window departs from its baseline (see `departures`)
+   * and that is part of the departure (slower than the baseline's p90, or failed) scores at
+   * least the departure's own z.
+   *
+   * Call edges are learned here, from the traces scored: a span's parent is usually in
+   * another service's export, so edges are only visible once the trace is whole.
+   */
+  scoreTrace(spans: readonly SpanView[], nowMs: number, options: ScoreOptions = {}): TraceAnomaly {
+    const kinds = options.kinds ?? ['latency', 'error', 'new_operation'];
+    const wantLatency = kinds.includes('latency');
+    const wantError = kinds.includes('error');
+    const wantNew = kinds.includes('new_operation');
+    const minSamples = options.minSamples ?? this.config.minSamples;
+    const threshold = options.threshold ?? this.config.absorbThreshold;
+    const windowSlots = options.windowMs === undefined ? this.windowSlots : Math.max(this.recentSlots + 1, Math.min(this.windowSlots, Math.ceil(options.windowMs / this.slotMs)));
+    const slot = this.slotOf(nowMs);
+    if (wantLatency || wantError) this.refreshDepartures(nowMs);
+    const newAfterMs = this.newAfterMs();
+
+    let top: SpanAnomaly | undefined;
+    let count = 0;
+    const consider = (candidate: SpanAnomaly): void => {
+      if (candidate.score >= threshold) count += 1;
+      if (top === undefined || candidate.score > top.score) top = candidate;
+    };
+
+    for (const span of spans) {
+      const op = this.byService.get(span.serviceName)?.get(span.name);
+      if (op === undefined) continue;
+      const baseline = this.baselineOf(op, slot, windowSlots);
+      const label = operationLabel(op.ref.service, op.ref.operation);
+      const judged = baseline.spans >= minSamples;
+      let best: SpanAnomaly | undefined;
+      const offer = (kind: AnomalyKind, score: number, reason: () => string): void => {
+        if (score > 0 && (best === undefined || score > best.score)) {
+          best = { kind, score, reason: reason(), service: op.ref.service, operation: op.ref.operation, spanId: span.spanId };
+        }
+      };
+      if (judged && wantLatency) {
+        const ms = Math.max(0, span.endMs - span.startMs);
+        const own = latencyScore(baseline, ms);
+        const found = this.departed.get(op.ref.id)?.get('latency');
+        const shifted = found?.departure;
+        const inShift = found !== undefined && shiftMembership(found.recent, baseline, ms) ? Math.min(found.departure.z, MAX_SCORE) : 0;
+        offer('latency', Math.max(own, inShift), () => {
+          const base = `${label} ${formatDuration(ms)}; baseline ${latencyFigures(baseline)}`;
+          return inShift > own && shifted !== undefined ? `${base}; latency shifted (recent ${latencyFigures(shifted.observed)})` : base;
+        });
+      }
+      if (judged && wantError && span.statusCode === 2) {
+        const own = errorScore(baseline);
+        const spike = this.departed.get(op.ref.id)?.get('error_rate')?.departure;
+        const inSpike = spike !== undefined ? Math.min(spike.z, MAX_SCORE) : 0;
+        offer('error', Math.max(own, inSpike), () => {
+          const base = `${label} failed; baseline error rate ${formatRate(baseline.errorRate)} of ${baseline.spans} spans`;
+          return inSpike > own && spike !== undefined ? `${base}; error rate now ${formatRate(spike.observed.errorRate)} of ${spike.observed.spans} spans` : base;
+        });
+      }
+      if (wantNew && newAfterMs !== undefined && baseline.spans < minSamples) {
+        const record = this.store.operation(op.ref.id);
+        if (record !== undefined && record.firstSeenMs >= newAfterMs) {
+          offer('new_operation', NEW_STRUCTURE_SCORE, () => `${label} is new (first seen ${ago(nowMs - record.firstSeenMs)} ago)`);
+        }
+      }
+      if (best !== undefined) consider(best);
+    }
+
+    if (wantNew) {
+      const edge = this.newEdge(spans, nowMs, newAfterMs, minSamples);
+      if (edge !== undefined) consider(edge);
+    }
+    if (top === undefined) return NO_ANOMALY;
+    return { score: top.score, anomalousSpans: count, top };
+  }
+
+  /**
+   * Operations whose recent window departs from their baseline now: latency shifted (rank
+   * test, and p50 or p90 up by `latencyRatio`) or an error-rate spike (binomial test, at least
+   * `minErrorRate` and `errorRatio` times the baseline's). Re-evaluated at most twice per slot.
+   */
+  departures(nowMs: number): readonly Departure[] {
+    this.refreshDepartures(nowMs);
+    return this.departureList;
+  }
+
+  /** The departures a span takes part in (slower like the shift, or failed during a spike): for exemplars of incidents. */
+  departuresOf(span: SpanView, nowMs: number): Departure[] {
+    this.refreshDepartures(nowMs);
+    const op = this.byService.get(span.serviceName)?.get(span.name);
+    const found = op === undefined ? undefined : this.departed.get(op.ref.id);
+    if (op === undefined || found === undefined) return [];
+    const out: Departure[] = [];
+    const latency = found.get('latency');
+    const baseline = this.baselineOf(op, this.slotOf(nowMs), this.windowSlots);
+    if (latency !== undefined && shiftMembership(latency.recent, baseline, Math.max(0, span.endMs - span.startMs))) out.push(latency.departure);
+    const errors = found.get('error_rate');
+    if (errors !== undefined && span.statusCode === 2) out.push(errors.departure);
+    return out;
+  }
+
+  /** The baseline of one operation now (undefined when it was never seen): for reasons, tests and tools. */
+  baseline(service: string, operation: string, nowMs: number): OperationBaseline | undefined {
+    const op = this.byService.get(service)?.get(operation);
+    return op === undefined ? undefined : this.baselineOf(op, this.slotOf(nowMs), this.windowSlots);
+  }
+
+  /** RED series of every tracked operation, plus one overflow series when the cap was reached. */
+  redSeries(): RedSeries[] {
+    const series = [...this.byId.values()].filter((op) => op.red.requests > 0).map((op) => op.red.series());
+    if (this.overflowRed.requests > 0) series.push(this.overflowRed.series());
+    return series;
+  }
+
+  /** Operations tracked by this instance. */
+  get operationCount(): number {
+    return this.byId.size;
+  }
+
+  /**
+   * Remembers why the `anomaly` policy kept a trace, so its spans can carry the score and the
+   * reason when it is forwarded (`attributesFor`). Bounded: the oldest are forgotten first.
+   */
+  remember(traceId: string, anomaly: TraceAnomaly): void {
+    this.remembered.delete(traceId);
+    this.remembered.set(traceId, anomaly);
+    if (this.remembered.size > REMEMBERED_ANOMALIES) {
+      const oldest = this.remembered.keys().next().value;
+      if (oldest !== undefined) this.remembered.delete(oldest);
+    }
+  }
+
+  /** `tailsift.anomaly.score` and `tailsift.anomaly.reason` for a trace the anomaly policy kept; [] otherwise. */
+  attributesFor(traceId: string): SpanAttribute[] {
+    return anomalyAttributes(this.remembered.get(traceId));
+  }
+
+  /** Hands this instance's counts to the store and, for Redis, merges with the other instances'. */
+  async sync(nowMs: number): Promise<void> {
+    for (const op of this.byId.values()) this.handOver(op);
+    try {
+      await this.store.sync(nowMs);
+    } catch (err) {
+      this.counters.syncFailures += 1;
+      this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'baselines: sync with the shared store failed; counts kept and retried');
+    }
+    this.registerRemoteOperations();
+  }
+
+  /** Syncs every `intervalMs` (wall clock) with time from `clock`. Only the Redis store needs it. */
+  startSync(clock: Clock, intervalMs: number): void {
+    if (this.syncTimer !== undefined) return;
+    this.syncTimer = setInterval(() => {
+      if (this.syncing !== undefined) return;
+      this.syncing = this.sync(clock.now()).finally(() => {
+        this.syncing = undefined;
+      });
+    }, intervalMs);
+    this.syncTimer.unref();
+  }
+
+  /** Stops syncing, writes what is left, closes the store. Idempotent. */
+  async close(nowMs: number): Promise<void> {
+    if (this.syncTimer !== undefined) clearInterval(this.syncTimer);
+    this.syncTimer = undefined;
+    await this.syncing;
+    if (this.store.kind === 'redis') await this.sync(nowMs);
+    await this.store.close();
+  }
+
+  private slotOf(nowMs: number): number {
+    return Math.floor(nowMs / this.slotMs);
+  }
+
+  /** Event time after which a first-seen operation or edge counts as new; undefined during the warm-up. */
+  private newAfterMs(): number | undefined {
+    const started = this.store.startedMs();
+    return started === undefined ? undefined : started + this.config.warmup;
+  }
+
+  private stateFor(service: string, operation: string, nowMs: number): OpState | undefined {
+    const names = this.byService.get(service);
+    const existing = names?.get(operation);
+    if (existing !== undefined) return existing;
+    if (this.byId.size >= this.config.maxOperations) {
+      this.counters.spansOverflow += 1;
+      if (nowMs - this.overflowLoggedAtMs >= 60_000) {
+        this.overflowLoggedAtMs = nowMs;
+        this.logger.warn(
+          { maxOperations: this.config.maxOperations, spansOverflow: this.counters.spansOverflow },
+          'baselines: (service, operation) cap reached; spans of further pairs are counted as overflow and not judged',
+        );
+      }
+      return undefined;
+    }
+    const ref: OperationRef = { id: operationId(service, operation), service, operation };
+    this.store.noteOperation(ref, nowMs);
+    return this.addState(ref, names ?? this.namesOf(service));
+  }
+
+  private namesOf(service: string): Map<string, OpState> {
+    let names = this.byService.get(service);
+    if (names === undefined) {
+      names = new Map();
+      this.byService.set(service, names);
+    }
+    return names;
+  }
+
+  private addState(ref: OperationRef, names: Map<string, OpState>): OpState {
+    const state: OpState = { ref, red: new RedCounts(ref.service, ref.operation), pending: undefined, pendingSlot: 0, cache: new Map() };
+    names.set(ref.operation, state);
+    this.byId.set(ref.id, state);
+    return state;
+  }
+
+  /** Operations other instances registered, so their departures are evaluated here too. */
+  private registerRemoteOperations(): void {
+    for (const record of this.store.operations()) {
+      if (this.byId.has(record.id) || this.byId.size >= this.config.maxOperations) continue;
+      this.addState(record, this.namesOf(record.service));
+    }
+  }
+
+  private handOver(op: OpState): void {
+    if (op.pending === undefined) return;
+    this.store.add(op.ref.id, op.pendingSlot, op.pending);
+    op.pending = undefined;
+  }
+
+  private baselineOf(op: OpState, slot: number, windowSlots: number): OperationBaseline {
+    const cached = op.cache.get(windowSlots);
+    if (cached !== undefined && cached.slot === slot && cached.version === this.store.version) return cached.baseline;
+    if (op.pending !== undefined && op.pendingSlot < slot) this.handOver(op);
+    const baseline = computeBaseline(
+      this.store,
+      op.ref.id,
+      { from: slot - windowSlots + 1, to: slot - this.recentSlots, currentSlot: slot },
+      this.slotMs,
+      this.config.halfLife,
+    );
+    op.cache.set(windowSlots, { slot, version: this.store.version, baseline });
+    return baseline;
+  }
+
+  private partOfDeparture(opId: string, baseline: OperationBaseline, ms: number, error: boolean): boolean {
+    const found = this.departed.get(opId);
+    if (found === undefined) return false;
+    if (error && found.has('error_rate')) return true;
+    const latency = found.get('latency');
+    return latency !== undefined && shiftMembership(latency.recent, baseline, ms);
+  }
+
+  private refreshDepartures(nowMs: number): void {
+    if (nowMs - this.departuresAtMs < this.departureEveryMs && nowMs >= this.departuresAtMs) return;
+    this.departuresAtMs = nowMs;
+    const slot = this.slotOf(nowMs);
+    const d = this.config.departure;
+    const found = new Map<string, Map<DepartureKind, { departure: Departure; recent: RecentWindow }>>();
+    const list: Departure[] = [];
+    for (const op of this.byId.values()) {
+      this.handOver(op);
+      const baseline = this.baselineOf(op, slot, this.windowSlots);
+      if (baseline.spans < this.config.minSamples) continue;
+      const recent = computeRecent(this.store, op.ref.id, slot - this.recentSlots + 1, slot);
+      if (recent.spans < d.minSpans) continue;
+      const label = operationLabel(op.ref.service, op.ref.operation);
+      const add = (kind: DepartureKind, z: number, summary: string): void => {
+        const departure: Departure = {
+          key: `${op.ref.service}/${op.ref.operation}/${kind}`,
+          opId: op.ref.id,
+          service: op.ref.service,
+          operation: op.ref.operation,
+          kind,
+          z,
+          observed: figures(recent),
+          baseline: figures(baseline),
+          summary,
+        };
+        let kinds = found.get(op.ref.id);
+        if (kinds === undefined) {
+          kinds = new Map();
+          found.set(op.ref.id, kinds);
+        }
+        kinds.set(kind, { departure, recent });
+        list.push(departure);
+      };
+      const shift = latencyShift(recent, baseline);
+      const slower = recent.p50Ms >= d.latencyRatio * baseline.p50Ms || recent.p90Ms >= d.latencyRatio * baseline.p90Ms;
+      if (shift.z >= d.latencyZ && slower) {
+        add('latency', shift.z, `${label} latency ${latencyFigures(recent)} over ${recent.spans} spans; baseline ${latencyFigures(baseline)}`);
+      }
+      const spikeZ = errorSpikeScore(recent.errors, recent.spans, baseline.errorRate);
+      if (spikeZ >= d.errorZ && recent.errorRate >= d.minErrorRate && recent.errorRate >= d.errorRatio * baseline.errorRate) {
+        add('error_rate', spikeZ, `${label} error rate ${formatRate(recent.errorRate)} of ${recent.spans} spans; baseline ${formatRate(baseline.errorRate)}`);
+      }
+    }
+    this.departed = found;
+    this.departureList = list;
+  }
+
+  /** The first call edge of the trace that is new after the warm-up, learning every edge on the way. */
+  private newEdge(spans: readonly SpanView[], nowMs: number, newAfterMs: number | undefined, minSamples: number): SpanAnomaly | undefined {
+    const serviceOf = new Map<string, string>();
+    for (const span of spans) serviceOf.set(span.spanId, span.serviceName);
+    const seenHere = new Set<string>();
+    let found: SpanAnomaly | undefined;
+    for (const span of spans) {
+      const parent = span.parentSpanId === '' ? undefined : serviceOf.get(span.parentSpanId);
+      if (parent === undefined || parent === span.serviceName) continue;
+      const key = `${parent}\t${span.serviceName}`;
+      if (seenHere.has(key)) continue;
+      seenHere.add(key);
+      const edge = this.store.noteEdge(key, nowMs, this.config.maxEdges);
+      if (edge === undefined) {
+        this.counters.edgesOverflow += 1;
+        continue;
+      }
+      edge.seen += 1;
+      if (found === undefined && newAfterMs !== undefined && edge.firstSeenMs >= newAfterMs && edge.seen <= minSamples) {
+        found = {
+          kind: 'new_operation',
+          score: NEW_STRUCTURE_SCORE,
+          reason: `new call ${parent || '(unknown service)'} → ${span.serviceName || '(unknown service)'} (first seen ${ago(nowMs - edge.firstSeenMs)} ago)`,
+          service: span.serviceName,
+          operation: span.name,
+          spanId: span.spanId,
+        };
+      }
+    }
+    return found;
+  }
+
+  private prune(slot: number): void {
+    this.lastPrunedSlot = slot;
+    this.store.prune(slot - this.windowSlots);
+  }
+}
+
+function figures(w: WindowFigures): WindowFigures {
+  return { spans: w.spans, errorRate: w.errorRate, p50Ms: w.p50Ms, p90Ms: w.p90Ms, p99Ms: w.p99Ms };
+}
+
+/**
+ * A stable id for a (service, operation) pair, the same on every instance: the first 12 hex
+ * digits of SHA-1 over both names. Collisions need about 16 million pairs to become likely,
+ * far past any cardinality cap.
+ */
+export function operationId(service: string, operation: string): string {
+  return createHash('sha1').update(service).update('\0').update(operation).digest('hex').slice(0, 12);
+}
+
+export type { OperationRecord };

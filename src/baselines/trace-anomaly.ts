@@ -1,0 +1,47 @@
+import type { WindowFigures } from './operation-baseline.js';
+
+/** What the `anomaly` policy can look for (the policy file's `kinds`). */
+export type AnomalyKind = 'latency' | 'error' | 'new_operation';
+
+export const ANOMALY_KINDS: readonly AnomalyKind[] = ['latency', 'error', 'new_operation'];
+
+/** Why one span is anomalous. */
+export interface SpanAnomaly {
+  readonly kind: AnomalyKind;
+  /** On the z scale (see anomaly-scores.ts). */
+  readonly score: number;
+  readonly reason: string;
+  readonly service: string;
+  readonly operation: string;
+  readonly spanId: string;
+}
+
+/** A trace's anomaly: its most anomalous span, and how many spans passed the threshold. */
+export interface TraceAnomaly {
+  /** The highest span score; 0 when nothing could be judged or nothing stood out. */
+  readonly score: number;
+  /** Spans scoring at or above the threshold the trace was scored with. */
+  readonly anomalousSpans: number;
+  readonly top: SpanAnomaly | undefined;
+}
+
+export const NO_ANOMALY: TraceAnomaly = { score: 0, anomalousSpans: 0, top: undefined };
+
+/** What an operation's recent window departs from its baseline in. */
+export type DepartureKind = 'latency' | 'error_rate';
+
+/** An operation whose recent window departs significantly from its baseline, now. */
+export interface Departure {
+  /** Stable across evaluations and instances: `<service>/<operation>/<kind>`. */
+  readonly key: string;
+  readonly opId: string;
+  readonly service: string;
+  readonly operation: string;
+  readonly kind: DepartureKind;
+  /** Test statistic on the z scale: rank test (latency) or binomial test (error rate). */
+  readonly z: number;
+  readonly observed: WindowFigures;
+  readonly baseline: WindowFigures;
+  /** One line for people, e.g. `checkout "POST /pay" latency p50 2.1s p99 4.8s; baseline p50 410ms p99 690ms`. */
+  readonly summary: string;
+}
