@@ -1,3 +1,4 @@
+import type { EvaluatorContext } from './create-evaluator.js';
 import type { CompletionSettings } from '../buffer/trace-buffer.js';
 import { z } from 'zod';
 import { formatProblems, parseYaml, readYamlFile, suggest, validateParsed } from '../config/yaml-validation.js';
@@ -42,16 +43,16 @@ export type PolicyFileResult =
  * config (`collector.yaml`, or `collector.yaml#tail_sampling/<name>` when it has several).
  * Problems are `FILE:LINE:COL: path: reason` lines; `fileName` is how they name the file.
  */
-export async function loadPolicyFile(path: string, fileName?: string): Promise<PolicyFileResult> {
+export async function loadPolicyFile(path: string, fileName?: string, context: EvaluatorContext = {}): Promise<PolicyFileResult> {
   const { file, processor } = splitPolicyPath(path);
   const parsed = await readYamlFile(file, fileName ?? file);
   if (!('doc' in parsed)) return { ok: false, problems: parsed.problems };
-  return validatePolicyDocument(parsed, processor);
+  return validatePolicyDocument(parsed, processor, context);
 }
 
 /** Validates and builds policy text (tests, tools, reloads); `processor` as in `validatePolicyDocument`. */
-export function parsePolicyText(text: string, fileName: string, processor?: string): PolicyFileResult {
-  return validatePolicyDocument(parseYaml(text, fileName), processor);
+export function parsePolicyText(text: string, fileName: string, processor?: string, context: EvaluatorContext = {}): PolicyFileResult {
+  return validatePolicyDocument(parseYaml(text, fileName), processor, context);
 }
 
 /**
@@ -59,7 +60,7 @@ export function parsePolicyText(text: string, fileName: string, processor?: stri
  * Collector config whose tail_sampling processor (`processor`, e.g. `tail_sampling/eu`, when
  * it has several) holds the policies. Problems point into the document as written.
  */
-export function validatePolicyDocument(parsed: ParsedYaml, processor?: string): PolicyFileResult {
+export function validatePolicyDocument(parsed: ParsedYaml, processor?: string, context: EvaluatorContext = {}): PolicyFileResult {
   if (parsed.syntaxProblems.length > 0) return { ok: false, problems: parsed.syntaxProblems };
   let prefix: readonly PathSegment[] = [];
   if (isCollectorConfig(parsed.data)) {
@@ -73,7 +74,7 @@ export function validatePolicyDocument(parsed: ParsedYaml, processor?: string): 
   const result = validateParsed(parsed, schemaAt(prefix), policyValidateOptions(parsed.data, prefix));
   if (!result.ok) return { ok: false, problems: result.problems };
   const config = valueAt(result.value, prefix) as PolicyFileConfig;
-  const built = tryBuildPolicySet(config);
+  const built = tryBuildPolicySet(config, context);
   if (!built.ok) return { ok: false, problems: formatProblems(parsed, built.problems.map((p) => ({ ...p, path: [...prefix, ...p.path] }))) };
   return { ok: true, settings: policySettings(config), policySet: built.policySet, config };
 }

@@ -1,6 +1,7 @@
+import type { EvaluatorContext } from './create-evaluator.js';
 import type { Problem } from '../config/yaml-validation.js';
 import { PolicyBuildError, createEvaluator } from './create-evaluator.js';
-import type { EvalContext, PolicyEvaluator, PolicySet, TraceDecision, TraceView } from './evaluator.js';
+import type { Decision, EvalContext, PolicyEvaluator, PolicySet, TraceDecision, TraceView } from './evaluator.js';
 import { sampleRateOf } from './keep-probability.js';
 import type { PolicyFileConfig } from './policy-schema.js';
 
@@ -10,6 +11,13 @@ export interface NamedPolicy {
   readonly evaluator: PolicyEvaluator;
   /** A `drop` policy: evaluated first, and its drop is final. */
   readonly isDrop: boolean;
+}
+
+/** One top-level policy's own decision on a trace (see `OrderedPolicySet.evaluateEach`). */
+export interface PolicyOutcome {
+  readonly policy: string;
+  /** 'error' when the evaluator threw. */
+  readonly decision: Decision | 'error';
 }
 
 export interface PolicySetOptions {
@@ -39,6 +47,7 @@ export interface PolicySetOptions {
  */
 export class OrderedPolicySet implements PolicySet {
   readonly policyNames: readonly string[];
+  private readonly inFileOrder: readonly NamedPolicy[];
   private readonly ordered: readonly NamedPolicy[];
   private readonly sampleOnFirstMatch: boolean;
   private readonly maxTraceSizeBytes: number;
@@ -46,6 +55,7 @@ export class OrderedPolicySet implements PolicySet {
 
   constructor(policies: readonly NamedPolicy[], options: PolicySetOptions = {}) {
     this.policyNames = policies.map((p) => p.name);
+    this.inFileOrder = policies;
     this.ordered = [...policies.filter((p) => p.isDrop), ...policies.filter((p) => !p.isDrop)];
     this.sampleOnFirstMatch = options.sampleOnFirstMatch ?? false;
     this.maxTraceSizeBytes = options.maxTraceSizeBytes && options.maxTraceSizeBytes > 0 ? options.maxTraceSizeBytes : Infinity;
@@ -73,6 +83,28 @@ export class OrderedPolicySet implements PolicySet {
     return sampleRate === undefined ? { keep: true, policy: firstSampled.name } : { keep: true, policy: firstSampled.name, sampleRate };
   }
 
+  /**
+   * Every top-level policy's own decision on the trace, in file order, with no short cut: a
+   * drop does not end the evaluation, `sample_on_first_match` does not stop it, and
+   * `maximum_trace_size_bytes` is not applied. For analysis (replay's "which policies would
+   * keep this trace" counts), never for deciding. Stateful policies (rate_limiting,
+   * bytes_limiting, composite, dynamic) are charged for every trace evaluated here, so call it
+   * on a set of its own, built from the same config, not on the set that decides.
+   */
+  evaluateEach(trace: TraceView, ctx: EvalContext): PolicyOutcome[] {
+    const outcomes: PolicyOutcome[] = [];
+    for (const policy of this.inFileOrder) {
+      let decision: Decision | 'error';
+      try {
+        decision = policy.evaluator.evaluate(trace, ctx);
+      } catch {
+        decision = 'error';
+      }
+      outcomes.push({ policy: policy.name, decision });
+    }
+    return outcomes;
+  }
+
   /** Evaluations that threw, per policy name, since the set was built (for metrics). */
   evaluationErrors(): ReadonlyMap<string, number> {
     return this.errors;
@@ -83,8 +115,8 @@ export class OrderedPolicySet implements PolicySet {
  * The policy set a validated policy file describes, in file order.
  * @throws PolicyBuildError for a policy this version cannot run (see `tryBuildPolicySet`).
  */
-export function buildPolicySet(config: PolicyFileConfig): OrderedPolicySet {
-  const built = tryBuildPolicySet(config);
+export function buildPolicySet(config: PolicyFileConfig, context: EvaluatorContext = {}): OrderedPolicySet {
+  const built = tryBuildPolicySet(config, context);
   if (!built.ok) throw built.error;
   return built.policySet;
 }
@@ -95,12 +127,13 @@ export function buildPolicySet(config: PolicyFileConfig): OrderedPolicySet {
  */
 export function tryBuildPolicySet(
   config: PolicyFileConfig,
+  context: EvaluatorContext = {},
 ): { readonly ok: true; readonly policySet: OrderedPolicySet } | { readonly ok: false; readonly problems: readonly Problem[]; readonly error: PolicyBuildError } {
   const policies: NamedPolicy[] = [];
   const errors: PolicyBuildError[] = [];
   config.policies.forEach((policy, index) => {
     try {
-      policies.push({ name: policy.name, evaluator: createEvaluator(policy, ['policies', index]), isDrop: policy.type === 'drop' });
+      policies.push({ name: policy.name, evaluator: createEvaluator(policy, ['policies', index], context), isDrop: policy.type === 'drop' });
     } catch (err) {
       if (!(err instanceof PolicyBuildError)) throw err;
       errors.push(err);

@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { splitPolicyPath } from './collector-config.js';
 import type { PolicySet } from './evaluator.js';
+import type { EvaluatorContext } from './create-evaluator.js';
 import { parsePolicyText } from './policy-file.js';
 import type { PolicySettings } from './policy-file.js';
 
@@ -19,6 +20,8 @@ export interface PolicyWatcherOptions {
   readonly onReload?: (outcome: ReloadOutcome) => void;
   /** Quiet time after the last change before the file is read, ms. Default 200. */
   readonly debounceMs?: number;
+  /** What the policies are built with (the engine's baselines stage, for `anomaly`). */
+  readonly context?: EvaluatorContext;
 }
 
 export type ReloadOutcome =
@@ -101,7 +104,7 @@ export class PolicyWatcher {
   private async load(): Promise<void> {
     const text = await this.read();
     if (typeof text !== 'string') throw new ConfigError(text.problems);
-    const result = parsePolicyText(text, this.filePath, this.processor);
+    const result = parsePolicyText(text, this.filePath, this.processor, this.options.context);
     if (!result.ok) throw new ConfigError(result.problems);
     this.policySet = result.policySet;
     this.startSettings = result.settings;
@@ -168,7 +171,7 @@ export class PolicyWatcher {
     if (text === '') text = await delay(this.debounceMs).then(() => this.read());
     if (typeof text === 'string' && text === this.lastText) return;
     this.lastText = typeof text === 'string' ? text : undefined;
-    const result = typeof text === 'string' ? parsePolicyText(text, this.filePath, this.processor) : text;
+    const result = typeof text === 'string' ? parsePolicyText(text, this.filePath, this.processor, this.options.context) : text;
     const { logger, path } = this.options;
     if (!result.ok) {
       this.failureCount++;
