@@ -1,6 +1,7 @@
 import { runCommand } from './run.js';
 import { validateCommand } from './validate.js';
 import { generateCommand } from './generate.js';
+import { replayCommand } from './replay.js';
 import { USAGE, usageError } from './usage.js';
 
 /** `tailsift <command> ...`; resolves to the process exit code (0 ok, 1 invalid input, 2 usage). */
@@ -16,6 +17,8 @@ export async function main(argv: string[]): Promise<number> {
       });
     case 'generate':
       return generateCommand(rest);
+    case 'replay':
+      return replayCommand(rest);
     case undefined:
     case '-h':
     case '--help':

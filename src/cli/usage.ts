@@ -3,6 +3,8 @@ export const USAGE = `Usage: tailsift <command> [options]
 Commands:
   run [--config FILE]        run the engine (with no file: the embedded defaults)
   validate FILE...           check engine configs and policy files
+  replay --policies FILE --input PATH...   try a policy file on captured traffic, in event time
+         [--out FILE] [--report FILE] [--summary FILE] [--compare FILE2]
   generate --target URL      send synthetic traces (URL: http://host:port, kafka://host:port/topic, file:PATH)
            [--scenario rag|shop|bench] [--rate TRACES_PER_S] [--duration SECONDS] [--seed N]
 

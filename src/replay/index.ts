@@ -1,0 +1,12 @@
+/** Event-time replay of captured traffic through the engine: summary and HTML report. */
+export { runReplay, type ReplayOptions, type ReplayOutcome, type PolicyRunResult } from './run-replay.js';
+export { ReplayRun, type ReplayRunOptions } from './replay-run.js';
+export { EventTimeClock, latestSpanEnd } from './event-time-clock.js';
+export { buildSummary, formatSummaryText, keptDiff, type ReplaySummary, type PolicyFileSummary } from './replay-summary.js';
+export { renderHtmlReport, timeBuckets, type ReportOptions } from './html-report.js';
+export { ALERTS_UNAVAILABLE, alertLines, type ReplayAlert, type ReplayAlertSource } from './alert-source.js';
+export { listInputFiles, detectFormat, type InputFile, type InputFormat } from './input-files.js';
+export { readInputRequests, decodeJsonLine, type InputRequest } from './input-reader.js';
+export { detectFraming, type Framing, type FramedFile } from './protobuf-framing.js';
+export { ReplayRecorder, type TraceRecord } from './replay-recorder.js';
+export { ReplayInputError, ReplayUsageError } from './replay-errors.js';
