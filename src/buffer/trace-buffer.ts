@@ -43,6 +43,11 @@ export interface CompletionSettings {
   readonly decisionWaitAfterRootMs: number | undefined;
   /** A trace reaching this many spans is due at once; later spans follow its decision. */
   readonly maxSpansPerTrace: number;
+  /**
+   * A trace growing past this many bytes (as received) is due at once, so it stops taking
+   * memory; later spans follow its decision (`maximum_trace_size_bytes`). Undefined: no limit.
+   */
+  readonly maxTraceBytes?: number;
   /** Undecided traces held at most (`num_traces`); past it intake is refused, never evicted. */
   readonly maxTraces: number;
   /** Decisions remembered for late spans: kept and dropped traces (`decision_cache`). */

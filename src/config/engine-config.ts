@@ -3,8 +3,11 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
-import { formatPath, parseYaml, validateParsed, validateYamlFile } from './yaml-validation.js';
-import type { ParsedYaml, Problem, ValidationResult } from './yaml-validation.js';
+import { applyEnvOverrides, overrideOrigin, type EnvOverride } from './env-overrides.js';
+import { substituteEnvReferences, type Environment, type Substitution } from './env-substitution.js';
+import { configSecrets } from './redaction.js';
+import { formatPath, formatProblems, parseYaml, readYamlFile, validateParsed } from './yaml-validation.js';
+import type { ParsedYaml, PathSegment, Problem } from './yaml-validation.js';
 
 /**
  * The engine config: where spans come from, where traces wait, which policy file decides,
@@ -88,8 +91,15 @@ const sourceSchema = z
   .prefault({ type: 'otlp-http' })
   .describe('Where spans come from. Default: `{ type: otlp-http }`.');
 
+const shutdownMode = z.enum(['decide', 'leave']);
+
 const memoryBuffer = z.strictObject({
   type: z.literal('memory').describe('Keep pending traces in this process (single instance; lost on crash).'),
+  pendingOnShutdown: withDefault(
+    shutdownMode,
+    'decide',
+    'What SIGTERM does with undecided traces: `decide` them at once, whatever their due time, or `leave` them, which in memory means they are lost (counted and logged).',
+  ),
 });
 
 const redisBuffer = z.strictObject({
@@ -110,6 +120,11 @@ const redisBuffer = z.strictObject({
     durationMs,
     '10m',
     'How long a decision is remembered for late spans, besides the policy file\'s decision_cache bounds (Go duration; milliseconds once validated).',
+  ),
+  pendingOnShutdown: withDefault(
+    shutdownMode,
+    'leave',
+    'What SIGTERM does with undecided traces: `leave` them in Redis for the other instances (or this one\'s restart), or `decide` them at once, whatever their due time.',
   ),
 });
 
@@ -150,6 +165,19 @@ const adminSchema = z
   .prefault({})
   .describe('The admin HTTP server. Default: `{ host: 127.0.0.1, port: 9464 }`.');
 
+const limitsSchema = z
+  .strictObject({
+    maxAttributeValueLength: withDefault(
+      z.number().int().min(0),
+      0,
+      'Longest attribute value kept, in characters (bytes for byte arrays; each element of a list or map on its own). Longer values of span, event, link, scope and resource attributes are cut to this length at intake, as OpenTelemetry SDKs do with OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, and counted; 0: no limit.',
+    ),
+  })
+  .prefault({})
+  .describe(
+    'Limits on what one span may carry. The per-trace limits (`num_traces`, `max_spans_per_trace`, `maximum_trace_size_bytes`) are in the policy file; the request size is `source.maxBodyBytes`. Default: `{ maxAttributeValueLength: 0 }`.',
+  );
+
 export const DEFAULT_POLICY_FILE = 'policies/default.yaml';
 export const DEFAULT_FILE_SINK_PATH = 'data/kept.jsonl';
 
@@ -164,6 +192,7 @@ export const engineConfigSchema = z
       .prefault([{ type: 'file' }])
       .describe('Where kept traces go; every sink must accept a trace before it leaves the buffer. Default: `[{ type: file, path: data/kept.jsonl }]`.'),
     admin: adminSchema,
+    limits: limitsSchema,
   })
   .prefault({});
 
@@ -179,52 +208,107 @@ export type SourceConfig = EngineConfig['source'];
 export type BufferConfig = EngineConfig['buffer'];
 export type SinkConfig = EngineConfig['sinks'][number];
 export type AdminConfig = EngineConfig['admin'];
+export type LimitsConfig = EngineConfig['limits'];
 
-export type EngineConfigResult = { readonly ok: true; readonly config: EngineConfig } | { readonly ok: false; readonly problems: readonly string[] };
+export type EngineConfigResult =
+  | {
+      readonly ok: true;
+      readonly config: EngineConfig;
+      /** Strings the logger must never write (see `configSecrets`). */
+      readonly secrets: readonly string[];
+    }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+export interface ConfigLoadOptions {
+  /** Where `${VAR}` references and `TAILSIFT_*` settings are read. Default: process.env. */
+  readonly env?: Environment;
+  /**
+   * Apply `TAILSIFT_*` settings over the file (see env-overrides.ts). Default: true for
+   * `loadEngineConfig` (what `run` uses), false when validating a file as written.
+   */
+  readonly envOverrides?: boolean;
+}
 
 /** Keys an engine config may have at the top (used to tell configs from policy files). */
 export const ENGINE_CONFIG_KEYS: readonly string[] = Object.keys(engineConfigSchema.unwrap().shape);
 
 /**
- * Loads and validates an engine config. Without a path: the embedded defaults.
+ * Loads and validates an engine config. Without a path: the embedded defaults. `${VAR}`
+ * references in the file are replaced, then `TAILSIFT_*` variables override settings
+ * (unless `envOverrides` is false).
  *
  * Relative paths written in the file resolve against the file's folder. The default policy
- * file resolves against the package (it ships with it); the default file sink path against
- * the working directory (data belongs to the run, not to the package).
+ * file resolves against the package (it ships with it); the default file sink path and paths
+ * from variables against the working directory (they belong to the run, not to the package).
  */
-export async function loadEngineConfig(path?: string): Promise<EngineConfigResult> {
-  if (path === undefined) return finish(engineConfigSchema.parse(undefined), undefined, undefined);
-  const result = await validateYamlFile(path, engineConfigSchema, { checks: engineConfigChecks });
-  return fromValidation(result, dirname(resolve(path)));
+export async function loadEngineConfig(path?: string, options: ConfigLoadOptions = {}): Promise<EngineConfigResult> {
+  const withOverrides = { ...options, envOverrides: options.envOverrides ?? true };
+  if (path === undefined) return validateDocument(parseYaml('', '(defaults)'), undefined, withOverrides);
+  const parsed = await readYamlFile(path);
+  if (!('doc' in parsed)) return { ok: false, problems: parsed.problems };
+  return validateDocument(parsed, dirname(resolve(path)), withOverrides);
 }
 
 /** Validates config text (tests, and `validate` on an already-read file). */
-export function parseEngineConfigText(text: string, fileName: string, baseDir: string = dirname(resolve(fileName))): EngineConfigResult {
-  return fromValidation(validateParsed(parseYaml(text, fileName), engineConfigSchema, { checks: engineConfigChecks }), baseDir);
+export function parseEngineConfigText(
+  text: string,
+  fileName: string,
+  baseDir: string = dirname(resolve(fileName)),
+  options: ConfigLoadOptions = {},
+): EngineConfigResult {
+  return validateDocument(parseYaml(text, fileName), baseDir, options);
 }
 
 /** Validates an already parsed YAML document as an engine config. */
-export function validateEngineConfig(parsed: ParsedYaml, baseDir: string): EngineConfigResult {
-  return fromValidation(validateParsed(parsed, engineConfigSchema, { checks: engineConfigChecks }), baseDir);
+export function validateEngineConfig(parsed: ParsedYaml, baseDir: string, options: ConfigLoadOptions = {}): EngineConfigResult {
+  return validateDocument(parsed, baseDir, options);
 }
 
-function fromValidation(result: ValidationResult<z.output<typeof engineConfigSchema>>, baseDir: string): EngineConfigResult {
-  if (!result.ok) return { ok: false, problems: result.problems };
-  return finish(result.value, result.parsed.data, baseDir);
+/** `baseDir` undefined: no file (the defaults, plus variables). */
+function validateDocument(parsed: ParsedYaml, baseDir: string | undefined, options: ConfigLoadOptions): EngineConfigResult {
+  if (parsed.syntaxProblems.length > 0) return { ok: false, problems: parsed.syntaxProblems };
+  const env = options.env ?? process.env;
+  const substituted = substituteEnvReferences(parsed, env);
+  const overridden = options.envOverrides
+    ? applyEnvOverrides(substituted.data, env, engineConfigSchema)
+    : { data: substituted.data, overrides: [] as EnvOverride[], problems: [] as string[] };
+  const view: ParsedYaml = { ...parsed, data: overridden.data };
+  const inFile = (path: readonly PathSegment[]): boolean => path.length === 0 || parsed.doc.hasIn(path);
+  const origin = (path: readonly PathSegment[]): string | undefined => overrideOrigin(overridden.overrides, path, inFile);
+  const result = validateParsed(view, engineConfigSchema, { checks: engineConfigChecks, origin });
+  const problems = [
+    ...formatProblems(parsed, substituted.problems),
+    ...overridden.problems,
+    ...(result.ok ? [] : result.problems),
+  ];
+  if (problems.length > 0 || !result.ok) return { ok: false, problems: [...new Set(problems)] };
+  return finish(result.value, view.data, baseDir, overridden.overrides, substituted.substitutions);
 }
 
-function finish(config: z.output<typeof engineConfigSchema>, raw: unknown, baseDir: string | undefined): EngineConfigResult {
+function finish(
+  config: z.output<typeof engineConfigSchema>,
+  raw: unknown,
+  baseDir: string | undefined,
+  overrides: readonly EnvOverride[],
+  substitutions: readonly Substitution[],
+): EngineConfigResult {
   const written = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+  const fromEnv = (path: readonly PathSegment[]): boolean => overrides.some((o) => o.path.length === path.length && o.path.every((p, i) => p === path[i]));
   const policies =
-    typeof written.policies === 'string' && baseDir !== undefined ? resolveFrom(baseDir, written.policies) : resolveFrom(packageRoot(), config.policies);
+    typeof written.policies === 'string' && baseDir !== undefined && !fromEnv(['policies'])
+      ? resolveFrom(baseDir, written.policies)
+      : typeof written.policies === 'string'
+        ? resolveFrom(process.cwd(), config.policies)
+        : resolveFrom(packageRoot(), config.policies);
   const writtenSinks = Array.isArray(written.sinks) ? written.sinks : undefined;
   const sinks = config.sinks.map((sink, index) => {
     if (sink.type !== 'file') return sink;
     const writtenSink = writtenSinks?.[index] as Record<string, unknown> | undefined;
-    const base = typeof writtenSink?.path === 'string' && baseDir !== undefined ? baseDir : process.cwd();
-    return { ...sink, path: resolveFrom(base, sink.path) };
+    const inFileDir = typeof writtenSink?.path === 'string' && baseDir !== undefined && !fromEnv(['sinks', index, 'path']);
+    return { ...sink, path: resolveFrom(inFileDir ? (baseDir as string) : process.cwd(), sink.path) };
   });
-  return { ok: true, config: deepFreeze({ ...config, policies, sinks }) as EngineConfig };
+  const frozen = deepFreeze({ ...config, policies, sinks }) as EngineConfig;
+  return { ok: true, config: frozen, secrets: configSecrets(frozen, substitutions) };
 }
 
 /** Rules the schema cannot express alone. */

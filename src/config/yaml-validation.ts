@@ -57,7 +57,15 @@ export interface ValidateOptions {
   readonly unknownKeyReason?: (path: readonly PathSegment[], key: string, validKeys: readonly string[]) => string | undefined;
   /** A better reason for an unknown discriminator value (e.g. a policy `type`). */
   readonly unknownVariantReason?: (value: unknown, options: readonly string[], path: readonly PathSegment[]) => string | undefined;
+  /**
+   * Where a value came from when not from the file (e.g. `env:TAILSIFT_SOURCE_PORT`); a
+   * problem at such a path names that origin instead of a file position.
+   */
+  readonly origin?: ProblemOrigin;
 }
+
+/** The origin of the value at a path when it is not the file's, else undefined. */
+export type ProblemOrigin = (path: readonly PathSegment[]) => string | undefined;
 
 /**
  * Integers written with digit separators (`100_000`), as in the Collector's own README: its
@@ -121,7 +129,7 @@ export function validateParsed<S extends z.ZodType>(parsed: ParsedYaml, schema: 
   }
   if (options.checks) problems.push(...options.checks(parsed.data));
   if (problems.length === 0 && result.success) return { ok: true, value: result.data, parsed };
-  return { ok: false, problems: formatProblems(parsed, problems) };
+  return { ok: false, problems: formatProblems(parsed, problems, options.origin) };
 }
 
 /** Parses and validates YAML text. */
@@ -141,9 +149,15 @@ export async function validateYamlFile<S extends z.ZodType>(
   return validateParsed(parsed, schema, options);
 }
 
-/** Places problems in the file, sorts them by position and drops duplicates. */
-export function formatProblems(parsed: ParsedYaml, problems: readonly Problem[]): string[] {
+/**
+ * Places problems in the file, sorts them by position and drops duplicates. A problem whose
+ * value has another `origin` names it instead (`env:TAILSIFT_ADMIN_PORT: admin.port: ...`)
+ * and comes after the file's problems.
+ */
+export function formatProblems(parsed: ParsedYaml, problems: readonly Problem[], origin?: ProblemOrigin): string[] {
   const placed = problems.map((problem) => {
+    const from = origin?.(problem.path);
+    if (from !== undefined) return { pos: { line: Number.MAX_SAFE_INTEGER, col: 0 }, line: `${from}: ${formatPath(problem.path)}: ${problem.message}` };
     const pos = locate(parsed, problem.path, problem.at ?? 'value');
     return { pos, line: `${parsed.fileName}:${pos.line}:${pos.col}: ${formatPath(problem.path)}: ${problem.message}` };
   });
@@ -414,8 +428,11 @@ function pickUnionOption(def: DefLike, data: unknown): z.ZodType | undefined {
       const discriminatorSchema = resolved ? defOf(resolved).shape?.[def.discriminator as string] : undefined;
       return discriminatorSchema !== undefined && (defOf(discriminatorSchema).values ?? []).includes(wanted);
     });
-    // No usable discriminator in the data (it may be filled in by a default): judge by keys.
     if (chosen !== undefined) return chosen;
+    // Only unknown keys are looked up here, and zod reports those inside a discriminated union
+    // only when it picked a variant: without a discriminator in the data, a preprocess default
+    // (`source: { port: 9000 }` is otlp-http) filled in the first variant.
+    if (wanted === undefined && options.length > 0) return options[0];
   }
   if (!record) return options[0];
   let best: z.ZodType | undefined;

@@ -32,6 +32,21 @@ export interface DecisionLoopOptions {
    * nothing.
    */
   readonly onDecided?: (traceId: string, decidedAtMs: number, dueMs: number, keep: boolean) => void;
+  /** Called with the time the policies took to decide one trace, seconds (a metric); unset costs nothing. */
+  readonly onPolicyEvaluation?: (seconds: number) => void;
+  /**
+   * The per-trace limits the buffer makes traces due with; a trace decided at or past one is
+   * counted in `stats.tracesOverLimit` by the limit's policy-file name.
+   */
+  readonly limits?: { readonly maxSpansPerTrace?: number; readonly maxTraceBytes?: number };
+}
+
+/** Kept spans not yet accepted by the sinks. */
+export interface SinkQueue {
+  /** Kept late spans waiting to go out with the next batch (to every sink). */
+  readonly lateSpans: number;
+  /** Spans of batches a sink is sending now (its own retries included), by sink name. */
+  readonly sending: ReadonlyMap<string, number>;
 }
 
 interface Decided {
@@ -52,9 +67,15 @@ export class DecisionLoop {
   private readonly retryDelayMs: number;
   /** Kept late spans waiting to be forwarded with the next batch. */
   private lateKept: { bytes: Uint8Array; spans: number }[] = [];
+  /** Spans each sink is sending now, for `sinkQueue`. */
+  private readonly sending = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
+  private dropAll = false;
+
+  /** The policy recorded for traces dropped unevaluated by `drain({ drop: true })`. */
+  static readonly DROPPED_ON_SHUTDOWN = '(dropped on shutdown)';
 
   constructor(private readonly o: DecisionLoopOptions) {
     this.batchSize = o.batchSize ?? 500;
@@ -101,16 +122,30 @@ export class DecisionLoop {
 
   /**
    * Decides everything still pending, due or not (shutdown, end of replay). Stops early when
-   * a sink keeps failing and says how many traces are left.
+   * a sink keeps failing and says how many traces are left. With `drop` (the policy file's
+   * `drop_pending_traces_on_shutdown`) every pending trace is recorded as dropped, under
+   * DROPPED_ON_SHUTDOWN, without running the policies.
    */
-  async drain(): Promise<{ left: number }> {
-    for (;;) {
-      const retried = this.o.stats.tracesRetried;
-      const decided = await this.runDue(Number.MAX_SAFE_INTEGER);
-      if (decided === 0 || this.o.stats.tracesRetried > retried) break;
+  async drain(options: { readonly drop?: boolean } = {}): Promise<{ left: number }> {
+    this.dropAll = options.drop ?? false;
+    try {
+      for (;;) {
+        const retried = this.o.stats.tracesRetried;
+        const decided = await this.runDue(Number.MAX_SAFE_INTEGER);
+        if (decided === 0 || this.o.stats.tracesRetried > retried) break;
+      }
+    } finally {
+      this.dropAll = false;
     }
     await this.flushLate();
     return { left: (await this.o.buffer.pending()).traces };
+  }
+
+  /** Kept spans waiting for the sinks right now. */
+  sinkQueue(): SinkQueue {
+    let lateSpans = 0;
+    for (const l of this.lateKept) lateSpans += l.spans;
+    return { lateSpans, sending: this.sending };
   }
 
   /** Forwards the kept late spans still queued (on shutdown, when pending traces stay in the buffer). */
@@ -140,7 +175,8 @@ export class DecisionLoop {
       let spans = d.spanCount;
       for (const dup of duplicates) spans -= countSpans(dup);
       stats.duplicateSpans += d.spanCount - spans;
-      const decision = this.evaluate(policies, d.traceId, fragments, nowMs);
+      if (this.o.limits !== undefined) this.countLimits(d.spanCount, fragments);
+      const decision = this.dropAll ? { keep: false, policy: DecisionLoop.DROPPED_ON_SHUTDOWN } : this.evaluate(policies, d.traceId, fragments, nowMs);
       stats.recordDecisionDelay(nowMs - d.dueMs);
       (decision.keep ? kept : dropped).push({ due: d, fragments, spans, decision });
     }
@@ -184,7 +220,23 @@ export class DecisionLoop {
     }
     let byteSize = 0;
     for (const f of fragments) byteSize += f.length;
-    return policies.decide({ traceId, spans: decoded.value.spans, byteSize }, { nowMs });
+    const observe = this.o.onPolicyEvaluation;
+    if (observe === undefined) return policies.decide({ traceId, spans: decoded.value.spans, byteSize }, { nowMs });
+    const started = performance.now();
+    const decision = policies.decide({ traceId, spans: decoded.value.spans, byteSize }, { nowMs });
+    observe((performance.now() - started) / 1000);
+    return decision;
+  }
+
+  /** Counts a trace the buffer made due early because it reached a per-trace limit. */
+  private countLimits(spanCount: number, fragments: readonly Uint8Array[]): void {
+    const { maxSpansPerTrace, maxTraceBytes } = this.o.limits ?? {};
+    const { stats } = this.o;
+    if (maxSpansPerTrace !== undefined && spanCount >= maxSpansPerTrace) stats.count(stats.tracesOverLimit, 'max_spans_per_trace');
+    if (maxTraceBytes === undefined) return;
+    let bytes = 0;
+    for (const f of fragments) bytes += f.length;
+    if (bytes > maxTraceBytes) stats.count(stats.tracesOverLimit, 'maximum_trace_size_bytes');
   }
 
   /** Records the decision; spans that came in while it was being made follow it. */
@@ -221,13 +273,22 @@ export class DecisionLoop {
     if (outcome === 'retry') this.lateKept = late.concat(this.lateKept);
   }
 
+  private async sendTo(sink: TraceSink, batch: KeptBatch): Promise<void> {
+    this.sending.set(sink.name, (this.sending.get(sink.name) ?? 0) + batch.spanCount);
+    try {
+      await sink.send(batch);
+    } finally {
+      this.sending.set(sink.name, (this.sending.get(sink.name) ?? 0) - batch.spanCount);
+    }
+  }
+
   /**
    * Sends one batch to every sink. 'retry' when a sink failed in a way that trying again can
    * fix; a permanent refusal (e.g. 400) is counted and logged, and the batch counts as done,
    * because retrying it would block the buffer forever.
    */
   private async send(batch: KeptBatch): Promise<'done' | 'retry'> {
-    const results = await Promise.allSettled(this.o.sinks.map((s) => s.send(batch)));
+    const results = await Promise.allSettled(this.o.sinks.map((s) => this.sendTo(s, batch)));
     let retry = false;
     results.forEach((r, i) => {
       if (r.status === 'fulfilled') return;

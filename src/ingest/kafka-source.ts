@@ -140,6 +140,8 @@ export class KafkaSource {
   private readonly stopSignal = new AbortController();
   private joined = false;
   private fatal: Error | undefined;
+  /** Partitions this member was given at its last join. */
+  private assigned: readonly number[] = [];
 
   /** Per partition: the offset after the last record this instance gave to the intake. */
   private readonly takenUpTo = new Map<number, bigint>();
@@ -224,6 +226,16 @@ export class KafkaSource {
     return { ...this.counts, poison: { ...this.poison } };
   }
 
+  /** True while consumption is paused because the intake refused a batch (backpressure). */
+  paused(): boolean {
+    return this.stalled > 0;
+  }
+
+  /** The partitions this member holds, as of its last join; empty when not in the group. */
+  assignment(): readonly number[] {
+    return this.joined ? this.assigned : [];
+  }
+
   private async begin(): Promise<void> {
     try {
       await this.consumer.start((batch, control) => this.handle(batch, control));
@@ -260,6 +272,7 @@ export class KafkaSource {
     switch (event.type) {
       case 'joined':
         this.joined = true;
+        this.assigned = [...event.partitions];
         this.counts.groupJoins += 1;
         this.logger.info({ partitions: event.partitions }, 'joined the consumer group');
         break;

@@ -1,7 +1,7 @@
 import type { SourceConfig } from '../config/engine-config.js';
 import type { Logger } from '../telemetry/logger.js';
-import { KafkaSource } from './kafka-source.js';
-import { OtlpHttpReceiver, type Intake } from './otlp-http-receiver.js';
+import { KafkaSource, type KafkaSourceCounters } from './kafka-source.js';
+import { OtlpHttpReceiver, type Intake, type ReceiverCounters } from './otlp-http-receiver.js';
 
 /** Where spans come from: the engine starts it, hands it the intake, and stops it first on shutdown. */
 export interface SpanSource {
@@ -11,7 +11,20 @@ export interface SpanSource {
   stop(): Promise<void>;
   /** Whether it can take spans now (listening, or joined to its consumer group). */
   connected(): boolean;
+  /** The source's own counters, read when metrics or /status are asked for. */
+  telemetry(): SourceTelemetry;
 }
+
+export type SourceTelemetry =
+  | { readonly type: 'otlp-http'; readonly receiver: ReceiverCounters }
+  | {
+      readonly type: 'kafka';
+      readonly kafka: KafkaSourceCounters;
+      /** Consumption paused because the intake refused a batch. */
+      readonly paused: boolean;
+      /** Partitions this member holds. */
+      readonly assignment: readonly number[];
+    };
 
 class OtlpHttpSource implements SpanSource {
   private listening = false;
@@ -30,6 +43,10 @@ class OtlpHttpSource implements SpanSource {
 
   connected(): boolean {
     return this.listening;
+  }
+
+  telemetry(): SourceTelemetry {
+    return { type: 'otlp-http', receiver: this.receiver.counters() };
   }
 }
 
@@ -50,6 +67,10 @@ class KafkaSpanSource implements SpanSource {
 
   connected(): boolean {
     return this.source.connected();
+  }
+
+  telemetry(): SourceTelemetry {
+    return { type: 'kafka', kafka: this.source.counters(), paused: this.source.paused(), assignment: this.source.assignment() };
   }
 }
 

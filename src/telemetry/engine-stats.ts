@@ -1,5 +1,5 @@
 /**
- * Counters every stage updates and the status line, /status and (later) /metrics read.
+ * Counters every stage updates and the status line, /status and /metrics read.
  * Every span ends counted here: kept, dropped by a decision, or rejected with a reason.
  */
 export class EngineStats {
@@ -21,6 +21,13 @@ export class EngineStats {
   duplicateSpans = 0;
   /** Traces given back to the buffer because a sink could not take them. */
   tracesRetried = 0;
+  /**
+   * Traces decided early because they reached a per-trace limit, by the limit's name in the
+   * policy file (`max_spans_per_trace`, `maximum_trace_size_bytes`).
+   */
+  readonly tracesOverLimit = new Map<string, number>();
+  /** Attribute values cut to `limits.maxAttributeValueLength` at intake. */
+  attributeValuesTruncated = 0;
   /** Decision delay, from due time to decision: count, sum and max in ms. */
   decisionDelayCount = 0;
   decisionDelaySumMs = 0;

@@ -6,15 +6,16 @@ import { loadEngineConfig, packageRoot, parseEngineConfigText, renderEngineConfi
 
 describe('loadEngineConfig without a file', () => {
   it('gives the embedded defaults of DESIGN.md', async () => {
-    const result = await loadEngineConfig();
+    const result = await loadEngineConfig(undefined, { env: {} });
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.config).toEqual({
       source: { type: 'otlp-http', host: '127.0.0.1', port: 4318, maxBodyBytes: 16 * 1024 * 1024 },
-      buffer: { type: 'memory' },
+      buffer: { type: 'memory', pendingOnShutdown: 'decide' },
       policies: join(packageRoot(), 'policies', 'default.yaml'),
       sinks: [{ type: 'file', path: resolve(process.cwd(), 'data/kept.jsonl') }],
       admin: { host: '127.0.0.1', port: 9464 },
+      limits: { maxAttributeValueLength: 0 },
     });
   });
 
@@ -98,7 +99,15 @@ describe('engine config validation', () => {
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.config.source).toEqual({ type: 'kafka', brokers: ['10.0.0.1:9092', '[::1]:9093'], topic: 'otlp_spans', groupId: 'tailsift', encoding: 'otlp_json', sessionTimeout: 30_000 });
-    expect(result.config.buffer).toEqual({ type: 'redis', url: 'redis://cache:6379/2', prefix: 'tailsift', buckets: 64, lease: 60_000, decisionCacheTtl: 600_000 });
+    expect(result.config.buffer).toEqual({
+      type: 'redis',
+      url: 'redis://cache:6379/2',
+      prefix: 'tailsift',
+      buckets: 64,
+      lease: 60_000,
+      decisionCacheTtl: 600_000,
+      pendingOnShutdown: 'leave',
+    });
     expect(result.config.sinks).toEqual([
       { type: 'otlp-http', endpoint: 'https://tempo:4318/v1/traces', encoding: 'protobuf', headers: { 'x-api-key': 's3cret' }, timeout: 2500 },
       { type: 'kafka', brokers: ['127.0.0.1:9092'], topic: 'kept', encoding: 'otlp_proto' },
@@ -111,7 +120,7 @@ describe('engine config validation', () => {
   it('takes a source or buffer map without a type as the default variant', () => {
     const result = parse('source: { port: 14318 }\nbuffer: {}\n');
     expect(result.ok && result.config.source).toEqual({ type: 'otlp-http', host: '127.0.0.1', port: 14318, maxBodyBytes: 16 * 1024 * 1024 });
-    expect(result.ok && result.config.buffer).toEqual({ type: 'memory' });
+    expect(result.ok && result.config.buffer).toEqual({ type: 'memory', pendingOnShutdown: 'decide' });
   });
 
   it('gives a sink its 10s timeout by default, in milliseconds', () => {
@@ -148,7 +157,7 @@ describe('engine config validation', () => {
         'tailsift.yaml:9:14: sinks[0].timeout: 5 is a bare number, not a duration; add a unit, e.g. "5s" or "5ms"',
         'tailsift.yaml:10:11: sinks[1].type: unknown type "s3"; expected one of: file, otlp-http, kafka',
         'tailsift.yaml:11:16: admin.port: 70000 is too big; must be at most 65535',
-        'tailsift.yaml:12:1: metrics: unknown key "metrics"; valid keys: source, buffer, policies, sinks, admin',
+        'tailsift.yaml:12:1: metrics: unknown key "metrics"; valid keys: source, buffer, policies, sinks, admin, limits',
       ],
     });
   });

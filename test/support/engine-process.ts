@@ -11,15 +11,20 @@ export interface RunningEngine {
   readonly adminUrl: string;
   /** Every JSON log line so far. */
   readonly logs: Record<string, unknown>[];
+  /** Everything written to stderr so far, as written. */
+  stderr(): string;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /** Starts `tailsift run --config FILE` as a child process and waits until it listens. */
-export async function startEngine(configPath: string, options: { cwd?: string; timeoutMs?: number } = {}): Promise<RunningEngine> {
+export async function startEngine(
+  configPath: string,
+  options: { cwd?: string; timeoutMs?: number; env?: Readonly<Record<string, string>> } = {},
+): Promise<RunningEngine> {
   const child = spawn(process.execPath, [cliPath, 'run', '--config', configPath], {
     cwd: options.cwd ?? repoRoot,
-    env: { ...process.env, TAILSIFT_LOG_FORMAT: 'json', TAILSIFT_LOG_LEVEL: 'info' },
+    env: { ...process.env, TAILSIFT_LOG_FORMAT: 'json', TAILSIFT_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -56,6 +61,7 @@ export async function startEngine(configPath: string, options: { cwd?: string; t
     receiverUrl: receiver,
     adminUrl: admin,
     logs,
+    stderr: () => stderrText,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal);
       return exited;

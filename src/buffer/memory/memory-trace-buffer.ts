@@ -15,6 +15,7 @@ interface PendingTrace {
   readonly traceId: string;
   readonly fragments: Uint8Array[];
   spanCount: number;
+  byteCount: number;
   readonly firstSeenMs: number;
   dueMs: number;
   /** Fragments handed out by the current claim; undefined when not claimed. */
@@ -72,6 +73,7 @@ export class MemoryTraceBuffer implements TraceBuffer {
         traceId: f.traceId,
         fragments: [],
         spanCount: 0,
+        byteCount: 0,
         firstSeenMs: nowMs,
         dueMs: nowMs + s.decisionWaitMs,
         claimedFragments: undefined,
@@ -81,11 +83,13 @@ export class MemoryTraceBuffer implements TraceBuffer {
     }
     t.fragments.push(f.bytes);
     t.spanCount += f.spanCount;
+    t.byteCount += f.bytes.length;
     this.pendingSpans += f.spanCount;
 
     let due = t.dueMs;
     if (f.hasRoot && s.decisionWaitAfterRootMs !== undefined) due = Math.min(due, nowMs + s.decisionWaitAfterRootMs);
     if (t.spanCount >= s.maxSpansPerTrace) due = Math.min(due, nowMs);
+    if (s.maxTraceBytes !== undefined && t.byteCount > s.maxTraceBytes) due = Math.min(due, nowMs);
     if (due < t.dueMs) {
       t.dueMs = due;
       if (t.claimedFragments === undefined) this.heap.push(due, t.traceId);

@@ -61,6 +61,11 @@ export interface RedisTraceBufferOptions {
   /** Store fragments with their envelopes split off (default true); false stores them as they came. */
   readonly compactFragments?: boolean;
   readonly logger?: Logger;
+  /**
+   * Called after every round trip to Redis with the operation (`append`, `claimDue`,
+   * `complete`, ...) and its duration in seconds, failed ones included (a metric). Unset costs nothing.
+   */
+  readonly onRoundTrip?: (operation: string, seconds: number) => void;
 }
 
 /** A trace claimed from the Redis buffer: the claim token proves the lease on complete and release. */
@@ -121,6 +126,7 @@ export class RedisTraceBuffer implements TraceBuffer {
   private readonly envelopeTtlMs: number;
   private readonly compact: boolean;
   private readonly logger: Logger;
+  private readonly onRoundTrip: ((operation: string, seconds: number) => void) | undefined;
   private claimSeq = 0;
   private countsRefresh: Promise<void> | undefined;
   private closed = false;
@@ -142,6 +148,7 @@ export class RedisTraceBuffer implements TraceBuffer {
     this.envelopes = new EnvelopeCache(options.envelopeCacheSize ?? DEFAULTS.envelopeCacheSize, this.envelopeTtlMs);
     this.compact = options.compactFragments ?? true;
     this.logger = options.logger ?? silentLogger;
+    this.onRoundTrip = options.onRoundTrip;
     this.instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   }
 
@@ -222,13 +229,14 @@ export class RedisTraceBuffer implements TraceBuffer {
       String(nowMs + s.decisionWaitMs),
       s.decisionWaitAfterRootMs === undefined ? '' : String(nowMs + s.decisionWaitAfterRootMs),
       String(s.maxSpansPerTrace),
+      s.maxTraceBytes === undefined ? '' : String(s.maxTraceBytes),
     ];
     const buckets = [...byBucket.entries()];
     for (const [bucket, indexes] of buckets) {
       const args = head.slice();
       for (const i of indexes) {
         const f = fragments[i];
-        args.push(f.traceId, String(f.spanCount), f.hasRoot ? '1' : '0', records[i]);
+        args.push(f.traceId, String(f.spanCount), f.hasRoot ? '1' : '0', records[i], String(f.bytes.length));
       }
       queueScript(pipeline, this.script('append'), [bucket.due, bucket.counts], args);
     }
@@ -462,10 +470,13 @@ export class RedisTraceBuffer implements TraceBuffer {
 
   private async exec(pipeline: ChainableCommander, operation: string): Promise<unknown[]> {
     let results: [Error | null, unknown][] | null;
+    const started = this.onRoundTrip === undefined ? 0 : performance.now();
     try {
       results = await pipeline.exec();
     } catch (err) {
       throw redisFailure(err, operation);
+    } finally {
+      if (this.onRoundTrip !== undefined) this.onRoundTrip(operation, (performance.now() - started) / 1000);
     }
     if (results === null) throw redisFailure(new Error('pipeline discarded'), operation);
     return results.map(([err, value]) => {

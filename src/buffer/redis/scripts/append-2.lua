@@ -4,7 +4,8 @@
 
   KEYS[1]  <base>due     due ZSET (trace id -> decide-at ms). <base> is KEYS[1] without its
                          "due"; a trace's keys are <base>m:<id> (meta HASH: first, due, spans,
-                         taken, token), <base>f:<id> (fragments LIST), <base>d:<id> (decision)
+                         bytes, taken, token), <base>f:<id> (fragments LIST), <base>d:<id>
+                         (decision)
   KEYS[2]  <base>n       counts HASH {traces, spans}: the bucket's undecided traces and spans
 
   ARGV[1]  now, ms (the caller's clock)
@@ -12,7 +13,9 @@
   ARGV[3]  due time set by a root span arriving now: now + decision_wait_after_root_received,
            or "" when that setting is off
   ARGV[4]  spans per trace at which a trace is due at once
-  ARGV[5..] four per fragment: trace id, span count, "1" if it holds a root span, stored bytes
+  ARGV[5]  bytes per trace (as received) past which a trace is due at once, or "" for no limit
+  ARGV[6..] five per fragment: trace id, span count, "1" if it holds a root span, stored bytes,
+           the fragment's size as received
 
   Returns  { traces, spans, index, decision, index, decision, ... }: the bucket's counts after
            the call, then for every late fragment its 0-based position among this call's
@@ -28,11 +31,12 @@ local now = ARGV[1]
 local firstDue = ARGV[2]
 local rootDue = ARGV[3]
 local maxSpans = tonumber(ARGV[4])
+local maxBytes = tonumber(ARGV[5])
 
 local late = {}
 local addedTraces = 0
 local addedSpans = 0
-for i = 5, #ARGV, 4 do
+for i = 6, #ARGV, 5 do
   local id = ARGV[i]
   local spans = tonumber(ARGV[i + 1])
   local metaKey = base .. 'm:' .. id
@@ -50,17 +54,18 @@ for i = 5, #ARGV, 4 do
     end
   end
   if decision then
-    late[#late + 1] = (i - 5) / 4
+    late[#late + 1] = (i - 6) / 5
     late[#late + 1] = decision
   else
     redis.call('RPUSH', base .. 'f:' .. id, ARGV[i + 3])
     local total = redis.call('HINCRBY', metaKey, 'spans', spans)
+    local bytes = redis.call('HINCRBY', metaKey, 'bytes', tonumber(ARGV[i + 4]))
     addedSpans = addedSpans + spans
     local newDue = due
     if ARGV[i + 2] == '1' and rootDue ~= '' and tonumber(rootDue) < tonumber(newDue) then
       newDue = rootDue
     end
-    if total >= maxSpans and tonumber(now) < tonumber(newDue) then
+    if (total >= maxSpans or (maxBytes and bytes > maxBytes)) and tonumber(now) < tonumber(newDue) then
       newDue = now
     end
     if newDue ~= due then
