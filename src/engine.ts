@@ -6,8 +6,13 @@ import type { TraceBuffer } from './buffer/trace-buffer.js';
 import type { CompletionSettings, PendingCounts } from './buffer/trace-buffer.js';
 import { MemoryTraceBuffer } from './buffer/memory/memory-trace-buffer.js';
 import { RedisTraceBuffer } from './buffer/redis/redis-trace-buffer.js';
-import type { PolicySet } from './policies/evaluator.js';
-import { loadPolicyFile, toCompletionSettings, type PolicySettings } from './policies/policy-file.js';
+import { toCompletionSettings, type PolicySettings } from './policies/policy-file.js';
+import { PolicyWatcher } from './policies/policy-watcher.js';
+import { Baselines } from './baselines/baselines.js';
+import { RedisBaselineStore } from './baselines/redis/redis-baseline-store.js';
+import { Alerts } from './alerts/alerts.js';
+import type { AlertsConfig } from './alerts/config.js';
+import { RedisAlertState } from './alerts/redis/redis-alert-state.js';
 import type { TraceSink } from './forward/sink.js';
 import { createSink } from './forward/sinks.js';
 import type { DecodedRequest, TraceFragment } from './otlp/types.js';
@@ -21,7 +26,6 @@ import { formatStatusLine, type KafkaStatus } from './telemetry/status-line.js';
 import { RecentThroughput, sampleOf, throughputBetween, type StatusSample, type Throughput } from './telemetry/throughput.js';
 import type { Logger } from './telemetry/logger.js';
 import { DecisionLoop } from './decide/decision-loop.js';
-import { ConfigError } from './errors.js';
 
 export interface EngineOptions {
   readonly logger: Logger;
@@ -69,8 +73,12 @@ export class Engine {
 
   private constructor(
     private readonly config: EngineConfig,
-    private readonly policySet: PolicySet,
+    /** The policies in effect; a valid edit of the policy file replaces them (hot reload). */
+    private readonly policies: PolicyWatcher,
     private readonly policySettings: PolicySettings,
+    /** Learns from every span at intake; `anomaly` policies and alerts judge against it. */
+    private readonly baselines: Baselines,
+    private readonly alerts: Alerts | undefined,
     private readonly buffer: TraceBuffer,
     private readonly sinks: readonly TraceSink[],
     /** The registry behind GET /metrics. */
@@ -82,7 +90,7 @@ export class Engine {
     this.recent = new RecentThroughput(this.stats, this.clock);
     this.loop = new DecisionLoop({
       buffer,
-      policies: () => this.policySet,
+      policies: () => policies.current(),
       sinks,
       clock: this.clock,
       stats: this.stats,
@@ -92,6 +100,8 @@ export class Engine {
         options.onDecided?.(traceId, decidedAtMs, dueMs, keep);
       },
       onPolicyEvaluation: (seconds) => metrics.policyEvaluation.observe(seconds),
+      keptAttributes: (traceId) => baselines.attributesFor(traceId),
+      onKept: alerts === undefined ? undefined : (traceId, spans, nowMs) => alerts.noteKept(traceId, spans, nowMs),
       limits: { maxSpansPerTrace: policySettings.maxSpansPerTrace, maxTraceBytes: policySettings.maximumTraceSizeBytes },
     });
     this.source = createSource(config.source, (decoded) => this.intake(decoded), options.logger);
@@ -120,7 +130,7 @@ export class Engine {
       kafkaLag: this.kafkaLag === undefined ? undefined : () => this.kafkaLag?.latest(),
       kafkaTopic: source.type === 'kafka' ? source.topic : undefined,
     });
-    if (options.policyReloads !== undefined) metrics.trackPolicyReloads(options.policyReloads);
+    metrics.trackPolicyReloads(options.policyReloads ?? (() => policies.counters()));
     this.admin = new AdminServer({
       host: config.admin.host,
       port: config.admin.port,
@@ -133,13 +143,22 @@ export class Engine {
 
   /** Loads the policy file and builds every part; throws ConfigError with file:line problems. */
   static async create(config: EngineConfig, options: EngineOptions): Promise<Engine> {
-    const loaded = await loadPolicyFile(config.policies);
-    if (!loaded.ok) throw new ConfigError(loaded.problems);
+    const clock = options.clock ?? wallClock;
+    const baselines = await createBaselines(config, options.logger);
+    const policies = new PolicyWatcher({ path: config.policies, logger: options.logger, context: { baselines } });
+    try {
+      await policies.start();
+    } catch (err) {
+      await baselines.close(clock.now());
+      throw err;
+    }
+    const policySettings = policies.settings();
+    const alerts = await createAlerts(config, baselines, options.logger);
     const metrics = new EngineMetrics({ processMetrics: options.processMetrics });
-    const settings: CompletionSettings = { ...toCompletionSettings(loaded.settings), maxTraceBytes: loaded.settings.maximumTraceSizeBytes };
+    const settings: CompletionSettings = { ...toCompletionSettings(policySettings), maxTraceBytes: policySettings.maximumTraceSizeBytes };
     const buffer = await createBuffer(config, settings, options.logger, metrics);
     const sinks = config.sinks.map((s) => createSink(s, options.logger));
-    return new Engine(config, loaded.policySet, loaded.settings, buffer, sinks, metrics, options);
+    return new Engine(config, policies, policySettings, baselines, alerts, buffer, sinks, metrics, options);
   }
 
   /** Starts every part; resolves with where spans are taken from and where the admin server listens. */
@@ -150,6 +169,8 @@ export class Engine {
     this.loop.start();
     const source = await this.source.start();
     this.kafkaLag?.start();
+    this.alerts?.start(this.clock);
+    if (this.config.baselines.store.type === 'redis') this.baselines.startSync(this.clock, this.config.baselines.store.flushInterval);
     this.recent.start();
     this.lastSample = sampleOf(this.stats, this.clock.now());
     const interval = this.options.statusIntervalMs ?? 5_000;
@@ -190,8 +211,11 @@ export class Engine {
     this.recent.stop();
     await this.source.stop();
     await this.loop.stop();
+    await this.policies.stop();
     await this.settlePending();
     await Promise.all(this.sinks.map((s) => s.close()));
+    await this.alerts?.stop();
+    await this.baselines.close(this.clock.now());
     await this.kafkaLag?.stop();
     this.logLimits();
     await this.logStatus();
@@ -251,6 +275,9 @@ export class Engine {
     }
     this.stats.spansReceived += decoded.spanCount;
     this.stats.requestsAccepted++;
+    // Baselines learn from every accepted span, before any sampling; a refused request is
+    // sent again by its client, so it is counted when it is accepted.
+    this.baselines.observe(decoded.spans, this.clock.now());
     if (outcome.late.length > 0) this.loop.acceptLate(outcome.late);
     return { status: 'accepted' };
   }
@@ -270,7 +297,7 @@ export class Engine {
   private async readiness(): Promise<{ ready: boolean; checks: Record<string, string> }> {
     const checks: Record<string, string> = {
       source: this.state !== 'running' ? this.state : this.source.connected() ? 'ok' : 'not connected',
-      policies: `ok (${this.policySet.policyNames.length} policies)`,
+      policies: `ok (${this.policies.current().policyNames.length} policies)`,
     };
     try {
       const p = await this.buffer.pending();
@@ -388,4 +415,29 @@ async function createBuffer(config: EngineConfig, settings: CompletionSettings, 
     logger,
     onRoundTrip: (operation, seconds) => metrics.redisRoundTrip.observe({ operation }, seconds),
   });
+}
+
+async function createBaselines(config: EngineConfig, logger: Logger): Promise<Baselines> {
+  const b = config.baselines;
+  if (b.store.type === 'memory') return new Baselines(b, undefined, logger);
+  const store = await RedisBaselineStore.connect({
+    url: b.store.url,
+    prefix: b.store.prefix,
+    slotMs: b.slot,
+    windowMs: b.window,
+    flushIntervalMs: b.store.flushInterval,
+  });
+  return new Baselines(b, store, logger);
+}
+
+/** Incidents are evaluated by one instance at a time when baselines are shared through Redis. */
+async function createAlerts(config: EngineConfig, baselines: Baselines, logger: Logger): Promise<Alerts | undefined> {
+  if (!config.alerts.enabled) return undefined;
+  const store = config.baselines.store;
+  const state =
+    store.type === 'redis'
+      ? await RedisAlertState.connect({ url: store.url, prefix: store.prefix, leaseMs: config.alerts.lease, logger })
+      : undefined;
+  // The frozen config is only read; the alerts stage types its config as the plain schema output.
+  return new Alerts({ config: config.alerts as AlertsConfig, baselines, state, logger });
 }

@@ -68,7 +68,7 @@ const retrySchema = z
     maxElapsed: withDefault(durationMs, '5m', 'Time after the first attempt past which a notification is given up (Go duration; milliseconds once validated).'),
   })
   .prefault({})
-  .describe('Retries of a failed notification, with exponential backoff and jitter; Retry-After is honoured.');
+  .describe('Retries of a failed notification, with exponential backoff and jitter; Retry-After is honoured. Default: each key at its default.');
 
 export const alertsConfigSchema = z
   .strictObject({

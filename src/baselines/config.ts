@@ -60,7 +60,7 @@ const departureSchema = z
     errorRatio: withDefault(z.number().min(1), 3, 'The recent error rate must also be at least this many times the baseline\'s.'),
   })
   .prefault({})
-  .describe('When an operation\'s recent window counts as departing from its baseline (for keeping traces and for incidents).');
+  .describe('When an operation\'s recent window counts as departing from its baseline (for keeping traces and for incidents). Default: each key at its default.');
 
 export const baselinesConfigSchema = z
   .strictObject({

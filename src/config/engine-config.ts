@@ -3,6 +3,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { baselinesConfigProblems, baselinesConfigSchema } from '../baselines/config.js';
+import { alertsConfigProblems, alertsConfigSchema } from '../alerts/config.js';
 import { applyEnvOverrides, overrideOrigin, type EnvOverride } from './env-overrides.js';
 import { substituteEnvReferences, type Environment, type Substitution } from './env-substitution.js';
 import { configSecrets } from './redaction.js';
@@ -193,6 +195,10 @@ export const engineConfigSchema = z
       .describe('Where kept traces go; every sink must accept a trace before it leaves the buffer. Default: `[{ type: file, path: data/kept.jsonl }]`.'),
     admin: adminSchema,
     limits: limitsSchema,
+    baselines: baselinesConfigSchema.describe(
+      'Per (service, operation) baselines learned from every span before sampling; the `anomaly` policy and alerts judge against them. Default: in memory, 1h window.',
+    ),
+    alerts: alertsConfigSchema.describe('Incidents opened when an operation departs from its baseline, and where their notifications go. Default: on, to the log.'),
   })
   .prefault({});
 
@@ -282,6 +288,12 @@ function validateDocument(parsed: ParsedYaml, baseDir: string | undefined, optio
     ...(result.ok ? [] : result.problems),
   ];
   if (problems.length > 0 || !result.ok) return { ok: false, problems: [...new Set(problems)] };
+  // Cross-field rules of the stages' own sections, checked on the validated values.
+  const stageProblems: Problem[] = [
+    ...baselinesConfigProblems(result.value.baselines).map((p) => ({ ...p, path: ['baselines', ...p.path] })),
+    ...alertsConfigProblems(result.value.alerts).map((p) => ({ ...p, path: ['alerts', ...p.path] })),
+  ];
+  if (stageProblems.length > 0) return { ok: false, problems: formatProblems(parsed, stageProblems) };
   return finish(result.value, view.data, baseDir, overridden.overrides, substituted.substitutions);
 }
 

@@ -4,9 +4,10 @@ import type { PolicySet, TraceDecision } from '../policies/evaluator.js';
 import type { KeptBatch, TraceSink } from '../forward/sink.js';
 import type { Logger } from '../telemetry/logger.js';
 import { EngineStats } from '../telemetry/engine-stats.js';
-import { decodeProtobufRequest } from '../otlp/decode-protobuf.js';
+import { decodeProtobufSpans } from '../otlp/decode-protobuf.js';
+import type { SpanView } from '../otlp/types.js';
 import { concatRequests } from '../otlp/concat.js';
-import { annotateSpans } from '../otlp/annotate-spans.js';
+import { annotateSpans, type SpanAttribute } from '../otlp/annotate-spans.js';
 import { decisionAttributes } from '../policies/decision-attributes.js';
 import { SinkError } from '../errors.js';
 import { distinctFragments } from './distinct-fragments.js';
@@ -34,6 +35,10 @@ export interface DecisionLoopOptions {
   readonly onDecided?: (traceId: string, decidedAtMs: number, dueMs: number, keep: boolean) => void;
   /** Called with the time the policies took to decide one trace, seconds (a metric); unset costs nothing. */
   readonly onPolicyEvaluation?: (seconds: number) => void;
+  /** Extra attributes for every span of a kept trace besides the decision reasons (anomaly scores). */
+  readonly keptAttributes?: (traceId: string) => readonly SpanAttribute[];
+  /** Called for each kept trace once every sink accepted it, with its spans (alert exemplars). */
+  readonly onKept?: (traceId: string, spans: readonly SpanView[], nowMs: number) => void;
   /**
    * The per-trace limits the buffer makes traces due with; a trace decided at or past one is
    * counted in `stats.tracesOverLimit` by the limit's policy-file name.
@@ -51,6 +56,8 @@ export interface SinkQueue {
 
 interface Decided {
   readonly due: DueTrace;
+  /** The spans the policies saw (empty when not evaluated). */
+  readonly views: readonly SpanView[];
   /** The trace's fragments without byte-identical repeats, and their span count. */
   readonly fragments: readonly Uint8Array[];
   readonly spans: number;
@@ -176,9 +183,11 @@ export class DecisionLoop {
       for (const dup of duplicates) spans -= countSpans(dup);
       stats.duplicateSpans += d.spanCount - spans;
       if (this.o.limits !== undefined) this.countLimits(d.spanCount, fragments);
-      const decision = this.dropAll ? { keep: false, policy: DecisionLoop.DROPPED_ON_SHUTDOWN } : this.evaluate(policies, d.traceId, fragments, nowMs);
+      const { decision, views } = this.dropAll
+        ? { decision: { keep: false, policy: DecisionLoop.DROPPED_ON_SHUTDOWN }, views: [] }
+        : this.evaluate(policies, d.traceId, fragments, nowMs);
       stats.recordDecisionDelay(nowMs - d.dueMs);
-      (decision.keep ? kept : dropped).push({ due: d, fragments, spans, decision });
+      (decision.keep ? kept : dropped).push({ due: d, views, fragments, spans, decision });
     }
 
     // One round trip each, all at once: a Redis buffer completes traces concurrently.
@@ -188,7 +197,8 @@ export class DecisionLoop {
     const parts: Uint8Array[] = [];
     let spans = 0;
     for (const k of kept) {
-      const reasons = decisionAttributes(k.decision);
+      const extra = this.o.keptAttributes?.(k.due.traceId);
+      const reasons = extra === undefined || extra.length === 0 ? decisionAttributes(k.decision) : [...decisionAttributes(k.decision), ...extra];
       for (const fragment of k.fragments) parts.push(annotateSpans(fragment, reasons));
       spans += k.spans;
     }
@@ -210,22 +220,29 @@ export class DecisionLoop {
     return due.length;
   }
 
-  private evaluate(policies: PolicySet, traceId: string, fragments: readonly Uint8Array[], nowMs: number): TraceDecision {
-    const decoded = decodeProtobufRequest(concatRequests(fragments));
+  private evaluate(
+    policies: PolicySet,
+    traceId: string,
+    fragments: readonly Uint8Array[],
+    nowMs: number,
+  ): { decision: TraceDecision; views: readonly SpanView[] } {
+    // The fragments are forwarded as they are, so only the span views are needed here.
+    const decoded = decodeProtobufSpans(concatRequests(fragments));
     if (!decoded.ok) {
       // Fragments were decoded once at intake, so this means the buffer handed back bytes it
       // was not given. Dropping is the only safe outcome; it is counted and logged.
       this.o.logger.error({ traceId, err: decoded.error.message }, 'buffered trace no longer decodes; dropped');
-      return { keep: false, policy: '(corrupt in buffer)' };
+      return { decision: { keep: false, policy: '(corrupt in buffer)' }, views: [] };
     }
+    const views = decoded.value.spans;
     let byteSize = 0;
     for (const f of fragments) byteSize += f.length;
     const observe = this.o.onPolicyEvaluation;
-    if (observe === undefined) return policies.decide({ traceId, spans: decoded.value.spans, byteSize }, { nowMs });
+    if (observe === undefined) return { decision: policies.decide({ traceId, spans: views, byteSize }, { nowMs }), views };
     const started = performance.now();
-    const decision = policies.decide({ traceId, spans: decoded.value.spans, byteSize }, { nowMs });
+    const decision = policies.decide({ traceId, spans: views, byteSize }, { nowMs });
     observe((performance.now() - started) / 1000);
-    return decision;
+    return { decision, views };
   }
 
   /** Counts a trace the buffer made due early because it reached a per-trace limit. */
@@ -248,6 +265,7 @@ export class DecisionLoop {
     if (x.decision.keep) {
       stats.count(stats.tracesKept, x.decision.policy ?? EngineStats.NO_MATCH);
       stats.spansKept += x.spans;
+      this.o.onKept?.(x.due.traceId, x.views, nowMs);
     } else {
       stats.count(stats.tracesDropped, x.decision.policy ?? EngineStats.NO_MATCH);
       stats.spansDropped += x.spans;
@@ -306,6 +324,6 @@ export class DecisionLoop {
 }
 
 function countSpans(fragmentBytes: Uint8Array): number {
-  const decoded = decodeProtobufRequest(fragmentBytes);
+  const decoded = decodeProtobufSpans(fragmentBytes);
   return decoded.ok ? decoded.value.spanCount : 0;
 }

@@ -9,7 +9,8 @@ describe('loadEngineConfig without a file', () => {
     const result = await loadEngineConfig(undefined, { env: {} });
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.config).toEqual({
+    const { baselines, alerts, ...rest } = result.config;
+    expect(rest).toEqual({
       source: { type: 'otlp-http', host: '127.0.0.1', port: 4318, maxBodyBytes: 16 * 1024 * 1024 },
       buffer: { type: 'memory', pendingOnShutdown: 'decide' },
       policies: join(packageRoot(), 'policies', 'default.yaml'),
@@ -17,6 +18,11 @@ describe('loadEngineConfig without a file', () => {
       admin: { host: '127.0.0.1', port: 9464 },
       limits: { maxAttributeValueLength: 0 },
     });
+    // tailsift's own stages beyond DESIGN.md's example: in memory, alerts to the log.
+    expect(baselines.store).toEqual({ type: 'memory' });
+    expect(baselines.window).toBe(3_600_000);
+    expect(alerts.enabled).toBe(true);
+    expect(alerts.sinks).toEqual([{ type: 'log' }]);
   });
 
   it('finds the package root by its package.json', () => {
@@ -157,7 +163,7 @@ describe('engine config validation', () => {
         'tailsift.yaml:9:14: sinks[0].timeout: 5 is a bare number, not a duration; add a unit, e.g. "5s" or "5ms"',
         'tailsift.yaml:10:11: sinks[1].type: unknown type "s3"; expected one of: file, otlp-http, kafka',
         'tailsift.yaml:11:16: admin.port: 70000 is too big; must be at most 65535',
-        'tailsift.yaml:12:1: metrics: unknown key "metrics"; valid keys: source, buffer, policies, sinks, admin, limits',
+        'tailsift.yaml:12:1: metrics: unknown key "metrics"; valid keys: source, buffer, policies, sinks, admin, limits, baselines, alerts',
       ],
     });
   });
