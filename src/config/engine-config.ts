@@ -319,7 +319,15 @@ function finish(
     const inFileDir = typeof writtenSink?.path === 'string' && baseDir !== undefined && !fromEnv(['sinks', index, 'path']);
     return { ...sink, path: resolveFrom(inFileDir ? (baseDir as string) : process.cwd(), sink.path) };
   });
-  const frozen = deepFreeze({ ...config, policies, sinks }) as EngineConfig;
+  // Alert file sinks resolve like trace file sinks: against the config file's directory.
+  const writtenAlerts = (written.alerts as Record<string, unknown> | undefined)?.sinks;
+  const alertSinks = config.alerts.sinks.map((sink, index) => {
+    if (sink.type !== 'file') return sink;
+    const writtenSink = Array.isArray(writtenAlerts) ? (writtenAlerts[index] as Record<string, unknown> | undefined) : undefined;
+    const inFileDir = typeof writtenSink?.path === 'string' && baseDir !== undefined && !fromEnv(['alerts', 'sinks', index, 'path']);
+    return { ...sink, path: resolveFrom(inFileDir ? (baseDir as string) : process.cwd(), sink.path) };
+  });
+  const frozen = deepFreeze({ ...config, policies, sinks, alerts: { ...config.alerts, sinks: alertSinks } }) as EngineConfig;
   return { ok: true, config: frozen, secrets: configSecrets(frozen, substitutions) };
 }
 
