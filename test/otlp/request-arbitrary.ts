@@ -68,8 +68,8 @@ const { anyValue } = fc.letrec<{ anyValue: Encoded<AttrValue> }>((tie) => ({
 /** Attributes with unique keys, each as a field `field` of the enclosing message. */
 function attributes(field: number): fc.Arbitrary<Encoded<Record<string, AttrValue>> & { fields: Bytes[] }> {
   return fc.uniqueArray(fc.tuple(text, anyValue), { maxLength: 8, selector: ([k]) => k }).map((entries) => {
-    const value: Record<string, AttrValue> = {};
-    for (const [k, v] of entries) value[k] = v.value;
+    // Own properties even for a key such as "__proto__", which plain assignment would not make.
+    const value: Record<string, AttrValue> = Object.fromEntries(entries.map(([k, v]) => [k, v.value]));
     const fields = entries.map(([k, v]) => ld(field, str(1, k), ld(2, v.bytes)));
     return { value, bytes: cat(...fields), fields };
   });
