@@ -129,6 +129,7 @@ export class Engine {
       redis: buffer instanceof RedisTraceBuffer ? () => buffer.counters : undefined,
       kafkaLag: this.kafkaLag === undefined ? undefined : () => this.kafkaLag?.latest(),
       kafkaTopic: source.type === 'kafka' ? source.topic : undefined,
+      red: () => baselines.redSeries(),
     });
     metrics.trackPolicyReloads(options.policyReloads ?? (() => policies.counters()));
     this.admin = new AdminServer({
@@ -335,6 +336,18 @@ export class Engine {
       throughput: recent === undefined ? null : throughputJson(recent),
       lateSpans: { kept: s.lateSpansKept, dropped: s.lateSpansDropped },
       duplicateSpans: s.duplicateSpans,
+      // Operations whose recent window departs from their baseline now (latency or errors).
+      anomalies: { operationsDeparting: this.baselines.departures(this.clock.now()).length },
+      // Incidents this instance opened (with Redis baselines: the instance holding the alert lease).
+      alerts:
+        this.alerts === undefined
+          ? null
+          : {
+              open: this.alerts.counters.incidentsOpened - this.alerts.counters.incidentsResolved,
+              opened: this.alerts.counters.incidentsOpened,
+              resolved: this.alerts.counters.incidentsResolved,
+              notifications: this.alerts.counters.notifications,
+            },
       forwardErrors: Object.fromEntries(s.forwardErrors),
       sinks: Object.fromEntries(this.sinks.map((sink) => [sink.name, { queuedSpans: (queue.sending.get(sink.name) ?? 0) + queue.lateSpans, errors: s.forwardErrors.get(sink.name) ?? 0 }])),
       limits: { tracesOverLimit: Object.fromEntries(s.tracesOverLimit), attributeValuesTruncated: s.attributeValuesTruncated },

@@ -8,6 +8,7 @@ import type { SourceTelemetry } from '../ingest/span-source.js';
 import { packageRoot } from '../config/engine-config.js';
 import type { EngineStats } from './engine-stats.js';
 import type { LagSample } from './kafka-consumer-lag.js';
+import { RED_DURATION_BUCKETS_S, type RedSeries } from '../baselines/red-metrics.js';
 
 /**
  * tailsift's own telemetry, declared in one place: every metric's name, type, unit, labels
@@ -95,6 +96,21 @@ export const METRICS = {
     labels: [],
     buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
   },
+  redSpans: counter(
+    'tailsift_red_spans_total',
+    'spans',
+    'RED rate: every span received, before sampling, per service and operation (span name); pairs past baselines.maxOperations count under operation "~overflow".',
+    ['service', 'operation'],
+  ),
+  redErrors: counter('tailsift_red_errors_total', 'spans', 'RED errors: spans with status ERROR, before sampling, per service and operation.', ['service', 'operation']),
+  redDuration: {
+    name: 'tailsift_red_duration_seconds',
+    type: 'histogram',
+    unit: 'seconds',
+    help: 'RED duration: span durations before sampling, per service and operation.',
+    labels: ['service', 'operation'],
+    buckets: RED_DURATION_BUCKETS_S,
+  },
   policyReloads: counter('tailsift_policy_reloads_total', 'reloads', 'Policy file changes seen while running: ok (now in effect) or failed (invalid; the policies before stay).', ['result']),
   forwardErrors: counter('tailsift_forward_errors_total', 'batches', 'Batches of kept traces a sink failed to take.', ['sink']),
   sinkQueue: gauge('tailsift_sink_queue_spans', 'spans', 'Kept spans waiting to be accepted by the sink: being sent (retries included), or queued late spans.', ['sink']),
@@ -126,6 +142,8 @@ export interface MetricsSources {
   /** The latest Kafka lag sample, when the source is Kafka. */
   readonly kafkaLag?: () => LagSample | undefined;
   readonly kafkaTopic?: string;
+  /** RED series from the baselines stage (100% of spans, cardinality-capped). */
+  readonly red?: () => readonly RedSeries[];
 }
 
 /** Counts of a policy hot-reload watcher (its `counters()`). */
@@ -157,6 +175,7 @@ export class EngineMetrics {
     this.decisionDelay = this.histogram(METRICS.decisionDelay);
     this.policyEvaluation = this.histogram(METRICS.policyEvaluation);
     this.redisRoundTrip = this.histogram(METRICS.redisRoundTrip) as Histogram<'operation'>;
+    this.registerRed();
 
     const version = packageVersion();
     this.gauge(METRICS.buildInfo, (g) => g.set({ version }, 1));
@@ -233,6 +252,37 @@ export class EngineMetrics {
       const r = s.redis?.();
       if (r !== undefined) set(c, {}, r.envelopesMissing);
     });
+  }
+
+  /**
+   * The RED series are kept as cumulative counts by the baselines stage, so they are exposed
+   * as they are at scrape time: a counter or histogram of prom-client would need every span
+   * observed again.
+   */
+  private registerRed(): void {
+    const series = (): readonly RedSeries[] => this.sources?.red?.() ?? [];
+    const collected = (def: MetricDefinition, values: () => { value: number; labels: Record<string, string | number>; metricName?: string }[]) => ({
+      name: def.name,
+      help: def.help,
+      type: def.type,
+      aggregator: 'sum',
+      get: async () => ({ name: def.name, help: def.help, type: def.type, aggregator: 'sum', values: values() }),
+      reset: () => undefined,
+    });
+    const labels = (r: RedSeries) => ({ service: r.service, operation: r.operation });
+    this.registry.registerMetric(collected(METRICS.redSpans, () => series().map((r) => ({ value: r.requests, labels: labels(r) }))) as never);
+    this.registry.registerMetric(collected(METRICS.redErrors, () => series().map((r) => ({ value: r.errors, labels: labels(r) }))) as never);
+    const name = METRICS.redDuration.name;
+    this.registry.registerMetric(
+      collected(METRICS.redDuration, () =>
+        series().flatMap((r) => [
+          ...RED_DURATION_BUCKETS_S.map((le, i) => ({ metricName: `${name}_bucket`, value: r.durationBuckets[i], labels: { ...labels(r), le } })),
+          { metricName: `${name}_bucket`, value: r.requests, labels: { ...labels(r), le: '+Inf' } },
+          { metricName: `${name}_sum`, value: r.durationSecondsSum, labels: labels(r) },
+          { metricName: `${name}_count`, value: r.requests, labels: labels(r) },
+        ]),
+      ) as never,
+    );
   }
 
   /** Connects the collectors to the engine's parts; until then only histograms and process metrics show. */

@@ -79,6 +79,11 @@ describe('tailsift run: anomaly policy and alerts on live traffic', () => {
     expect(exemplars.length).toBeGreaterThan(0);
     expect(String((firing.links as string[])[0])).toBe(`http://jaeger.example:16686/trace/${exemplars[0]}`);
 
+    const status = (await (await fetch(`${engine.adminUrl}/status`)).json()) as { alerts: { opened: number } };
+    expect(status.alerts.opened).toBeGreaterThan(0);
+    const metrics = await (await fetch(`${engine.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/tailsift_red_errors_total\{service="payment",operation="[^"]+"\} [1-9]/);
+
     expect(await engine.stop()).toBe(0);
     const kept = await readFile(join(dir, 'kept.jsonl'), 'utf8');
     for (const id of exemplars) expect(kept).toContain(id);

@@ -1,3 +1,4 @@
+import { RED_DURATION_BUCKETS_S } from '../../src/baselines/red-metrics.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { SourceTelemetry } from '../../src/ingest/span-source.js';
@@ -122,6 +123,22 @@ describe('EngineMetrics', () => {
     expect(sampleValue(s, 'tailsift_decision_delay_seconds_bucket', { le: '5' })).toBe(2);
     expect(sampleValue(s, 'tailsift_decision_delay_seconds_sum')).toBeCloseTo(3.2);
     expect(sampleValue(s, 'tailsift_redis_roundtrip_seconds_bucket', { operation: 'append', le: '0.0025' })).toBe(1);
+  });
+
+  it('exposes the RED series of the baselines as counters and a histogram', async () => {
+    const metrics = new EngineMetrics({ processMetrics: false });
+    const buckets = RED_DURATION_BUCKETS_S.map((le) => (le >= 0.1 ? 10 : le >= 0.05 ? 4 : 0));
+    metrics.attach({
+      ...sources(new EngineStats()),
+      red: () => [{ service: 'checkout', operation: 'POST /pay', requests: 10, errors: 3, durationSecondsSum: 0.9, durationBuckets: buckets }],
+    });
+    const { body } = await metrics.expose();
+    expect(body).toContain('tailsift_red_spans_total{service="checkout",operation="POST /pay"} 10');
+    expect(body).toContain('tailsift_red_errors_total{service="checkout",operation="POST /pay"} 3');
+    expect(body).toContain('tailsift_red_duration_seconds_bucket{service="checkout",operation="POST /pay",le="0.05"} 4');
+    expect(body).toContain('tailsift_red_duration_seconds_bucket{service="checkout",operation="POST /pay",le="+Inf"} 10');
+    expect(body).toContain('tailsift_red_duration_seconds_sum{service="checkout",operation="POST /pay"} 0.9');
+    expect(body).toContain('tailsift_red_duration_seconds_count{service="checkout",operation="POST /pay"} 10');
   });
 
   it('are each documented in README with their unit', () => {
