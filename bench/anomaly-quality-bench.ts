@@ -1,12 +1,14 @@
 /**
  * How well the `anomaly` policy and the alerts find injected faults, in event time.
  *
- * The workload generator (rag scenario, seed 1) runs in virtual time into this process: each
- * export request is decoded, observed by the baselines and appended to a MemoryTraceBuffer at
- * the request's event time (its latest span end); the DecisionLoop decides due traces with a
- * policy set of `anomaly` (threshold 3, the engine's baselines stage) and a 1 % probabilistic
- * share, and the alerts evaluate every 5 s of event time. Faults come from the generator's
- * `--fault` syntax and its manifest says which traces they touched.
+ * The workload generator (rag scenario, seed 1) runs in virtual time into this process, and
+ * each export request goes through replay's event-time loop (ReplayDriver) as `tailsift
+ * replay` would take it from a file: the baselines observe it at the request's event time
+ * (its latest span end), the memory trace buffer and the decision loop decide each trace at
+ * its due time with a policy set of `anomaly` (threshold 3, reading the baselines) and a 1 %
+ * probabilistic share, and the alerts evaluate every 5 s of event time with the default
+ * settings. Faults come from the generator's `--fault` syntax and its manifest says which
+ * traces they touched.
  *
  * Timeline (minutes of event time): 0-20 warm-up, 20-50 clean traffic (false alerts are
  * counted here), then a latency fault (a share of llm-inference calls 5x slower) for 5
@@ -21,23 +23,10 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { AlertNotification } from '../src/alerts/alert-notification.js';
-import { Alerts } from '../src/alerts/alerts.js';
-import { defaultAlertsConfig } from '../src/alerts/config.js';
-import { Baselines } from '../src/baselines/baselines.js';
-import { defaultBaselinesConfig } from '../src/baselines/config.js';
-import { MemoryTraceBuffer } from '../src/buffer/memory/memory-trace-buffer.js';
-import { DecisionLoop } from '../src/decide/decision-loop.js';
-import type { TraceSink } from '../src/forward/sink.js';
 import { encodeSpans, parseFaultSpec, runGenerate, type ManifestEntry, type TargetStats, type TraceTarget } from '../src/generate/index.js';
 import { emptyStats } from '../src/generate/targets/trace-target.js';
 import { decodeProtobufRequest } from '../src/otlp/decode-protobuf.js';
-import { createEvaluator } from '../src/policies/create-evaluator.js';
-import type { EvalContext, PolicySet, TraceDecision, TraceView } from '../src/policies/evaluator.js';
-import { parsePolicyText, toCompletionSettings } from '../src/policies/policy-file.js';
-import { OrderedPolicySet } from '../src/policies/policy-set.js';
-import { EngineStats } from '../src/telemetry/engine-stats.js';
-import { silentLogger } from '../src/telemetry/logger.js';
+import { ReplayDriver } from '../src/replay/replay-driver.js';
 import { repoRoot } from './support/repo-root.js';
 
 const POLICIES = `
@@ -98,21 +87,19 @@ export interface AnomalyQualityResult {
   readonly elapsedSeconds: number;
 }
 
-/** Hands generated exports straight to `intake` in event time (the request's latest span end). */
+/** Hands generated exports straight to `intake`, in the order the generator exports them. */
 class InProcessTarget implements TraceTarget {
   readonly description = 'in-process';
   readonly virtualTime = true;
   readonly stats: TargetStats = emptyStats();
 
-  constructor(private readonly intake: (request: Uint8Array, nowMs: number) => Promise<void>) {}
+  constructor(private readonly intake: (request: Uint8Array) => Promise<void>) {}
 
   async open(): Promise<void> {}
 
   async send(spans: readonly ReadableSpan[]): Promise<void> {
     const request = encodeSpans(spans, 'otlp_proto');
-    let nowMs = 0;
-    for (const s of spans) nowMs = Math.max(nowMs, s.endTime[0] * 1000 + s.endTime[1] / 1e6);
-    await this.intake(request, nowMs);
+    await this.intake(request);
     this.stats.requests++;
     this.stats.bytes += request.length;
   }
@@ -120,42 +107,18 @@ class InProcessTarget implements TraceTarget {
   async close(): Promise<void> {}
 }
 
-/** Sees every decision: which traces were kept, and hands kept traces to the alerts as exemplars. */
-class ObservedPolicySet implements PolicySet {
-  readonly kept = new Set<string>();
-  readonly keptByPolicy: Record<string, number> = {};
-  constructor(
-    private readonly inner: PolicySet,
-    private readonly onKept: (trace: TraceView, ctx: EvalContext) => void,
-  ) {}
-
-  get policyNames(): readonly string[] {
-    return this.inner.policyNames;
-  }
-
-  decide(trace: TraceView, ctx: EvalContext): TraceDecision {
-    const decision = this.inner.decide(trace, ctx);
-    if (decision.keep) {
-      this.kept.add(trace.traceId);
-      const name = decision.policy ?? '(none)';
-      this.keptByPolicy[name] = (this.keptByPolicy[name] ?? 0) + 1;
-      this.onKept(trace, ctx);
-    }
-    return decision;
-  }
-}
-
 export async function benchAnomalyQuality(options: AnomalyQualityOptions = FULL_ANOMALY_QUALITY): Promise<AnomalyQualityResult> {
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'tailsift-anomaly-'));
   try {
-    return await run(options, join(dir, 'manifest.jsonl'), started);
+    return await run(options, dir, started);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-async function run(options: AnomalyQualityOptions, manifestPath: string, started: number): Promise<AnomalyQualityResult> {
+async function run(options: AnomalyQualityOptions, dir: string, started: number): Promise<AnomalyQualityResult> {
+  const manifestPath = join(dir, 'manifest.jsonl');
   const startMs = Date.UTC(2025, 0, 6, 9, 0, 0);
   const cleanFrom = options.warmupMin * 60;
   const latencyFrom = cleanFrom + options.cleanMin * 60;
@@ -166,50 +129,33 @@ async function run(options: AnomalyQualityOptions, manifestPath: string, started
   const faultTexts = [`llm-inference:latency=x5@${latencyFrom}-${latencyTo}:share=0.5`, `vector-search:errors=0.2@${errorsFrom}-${errorsTo}`];
   const faults = faultTexts.map(parseFaultSpec);
 
-  const loaded = parsePolicyText(POLICIES, 'anomaly-quality-policies.yaml');
-  if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
-  const baselines = new Baselines(defaultBaselinesConfig());
-  const built = new OrderedPolicySet(
-    loaded.config.policies.map((p, i) => ({ name: p.name, evaluator: createEvaluator(p, ['policies', i], { baselines }), isDrop: false })),
-  );
-  const notifications: AlertNotification[] = [];
-  const alerts = new Alerts({ baselines, config: defaultAlertsConfig({ sinks: [] }), sinks: [] });
-  const policies = new ObservedPolicySet(built, (trace, ctx) => alerts.noteKept(trace.traceId, trace.spans, ctx.nowMs));
-  const buffer = new MemoryTraceBuffer(toCompletionSettings(loaded.settings));
-  let nowMs = startMs;
-  const clock = { now: () => nowMs };
-  const nullSink: TraceSink = { name: 'count', send: async () => undefined, close: async () => undefined };
-  const loop = new DecisionLoop({ buffer, policies: () => policies, sinks: [nullSink], clock, stats: new EngineStats(), logger: silentLogger });
-  let nextEvaluationMs = startMs + 5_000;
+  const policiesPath = join(dir, 'anomaly-quality-policies.yaml');
+  await writeFile(policiesPath, POLICIES);
+  const driver = await ReplayDriver.create({ policies: policiesPath, keepTraceRecords: true });
   let spans = 0;
-
-  const intake = async (request: Uint8Array, eventMs: number): Promise<void> => {
-    nowMs = Math.max(nowMs, eventMs);
+  let requests = 0;
+  const intake = async (request: Uint8Array): Promise<void> => {
     const decoded = decodeProtobufRequest(request);
     if (!decoded.ok) throw decoded.error;
     spans += decoded.value.spanCount;
-    baselines.observe(decoded.value.spans, nowMs);
-    const outcome = await buffer.append(decoded.value.fragments, nowMs);
-    if (outcome.status === 'full') throw new Error(`buffer full at ${new Date(nowMs).toISOString()}: ${outcome.reason}`);
-    if (outcome.late.length > 0) loop.acceptLate(outcome.late);
-    await loop.runDue(nowMs);
-    while (nowMs >= nextEvaluationMs) {
-      notifications.push(...(await alerts.evaluate(nextEvaluationMs)));
-      nextEvaluationMs += 5_000;
-    }
+    requests += 1;
+    await driver.accept(decoded.value, `generated request ${requests}`);
   };
 
   const generate = { scenario: 'rag', rate: options.rate, durationSeconds, seed: options.seed, startMs };
   await runGenerate({ ...generate, target: new InProcessTarget(intake), faults, manifestPath });
   const cleanManifestPath = `${manifestPath}.without-faults`;
   await runGenerate({ ...generate, target: new InProcessTarget(async () => undefined), manifestPath: cleanManifestPath });
-  nowMs += 60_000;
-  await loop.drain();
-  await alerts.stop();
+  await driver.finish();
+  const recorder = driver.primary.recorder;
+  const keptIds = recorder.keptTraces ?? new Map();
+  const keptByPolicy: Record<string, number> = {};
+  for (const [name, counts] of recorder.policies) if (counts.keptFirst > 0) keptByPolicy[name] = counts.keptFirst;
+  const notifications = driver.anomalies?.notifications ?? [];
 
   const manifest = await readManifest(manifestPath);
   const withoutFaults = new Map((await readManifest(cleanManifestPath)).map((e) => [e.traceId, e]));
-  const isKept = (e: ManifestEntry) => policies.kept.has(e.traceId);
+  const isKept = (e: ManifestEntry) => keptIds.has(e.traceId);
   const kept = manifest.filter(isKept).length;
   const inClean = manifest.filter((e) => e.startMs >= startMs + cleanFrom * 1000 && e.startMs < startMs + latencyFrom * 1000);
 
@@ -249,7 +195,7 @@ async function run(options: AnomalyQualityOptions, manifestPath: string, started
     spans,
     keepRate,
     keepRateClean: inClean.filter(isKept).length / Math.max(1, inClean.length),
-    keptByPolicy: policies.keptByPolicy,
+    keptByPolicy,
     faults: faultResults,
     falseAlertsInClean: falseAlerts,
     cleanHours,

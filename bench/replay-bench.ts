@@ -1,6 +1,7 @@
 /**
  * Replay speed: spans per second that `tailsift replay` pushes through the engine's own parts
- * (decode, memory buffer, decision loop, policies) in event time, on one thread.
+ * (decode, baselines and alerts, memory buffer, decision loop, policies) in event time, on one
+ * thread.
  *
  * The input is the generator's `bench` scenario (4 services with 14 resource attributes,
  * traces of 1/2/4/8/16/48 spans, 10 % slow, 5 % with an error; seed 1, fixed start), written
@@ -8,9 +9,10 @@
  * requests with 4-byte length prefixes (the Collector file exporter's `format: proto`). The
  * policies are the pipeline benchmark's (errors, slow >= 1 s, 2 % probabilistic, decision_wait
  * 5s) and, for comparison, policies/default.yaml (whose drop policy reads every span's
- * attributes). Each case runs several times; the median is reported, in wall-clock spans per
- * second (what a user waits) and spans per CPU-second of this process (less sensitive to
- * other work on the machine).
+ * attributes); one case leaves out the baselines stage and alerts, to show what they cost.
+ * Each case runs several times; the median is reported, in wall-clock spans per second (what
+ * a user waits) and spans per CPU-second of this process (less sensitive to other work on the
+ * machine).
  *
  * Run: `npx tsc -p tsconfig.build.json && node dist/bench/replay-bench.js [--quick]`
  * Writes bench/results/replay.json.
@@ -88,6 +90,14 @@ export async function benchReplay(options: ReplayBenchOptions = {}): Promise<Rep
 
     const cases = [
       { name: 'protobuf', description: 'OTLP protobuf input, bench policies, no kept file', policies, input: protobufPath, out: false },
+      {
+        name: 'protobuf_no_baselines',
+        description: 'OTLP protobuf input, bench policies, no kept file, without the baselines stage and alerts',
+        policies,
+        input: protobufPath,
+        out: false,
+        anomalies: false as const,
+      },
       { name: 'protobuf_out', description: 'OTLP protobuf input, bench policies, kept traces written with the file sink (--out)', policies, input: protobufPath, out: true },
       { name: 'protobuf_default_policies', description: 'OTLP protobuf input, policies/default.yaml, no kept file', policies: defaultPolicies, input: protobufPath, out: false },
       { name: 'json_lines', description: 'OTLP/JSON lines input, bench policies, no kept file', policies, input: jsonPath, out: false },
@@ -100,7 +110,7 @@ export async function benchReplay(options: ReplayBenchOptions = {}): Promise<Rep
       for (let i = 0; i < runs; i++) {
         const cpu = process.cpuUsage();
         const started = performance.now();
-        const outcome = await runReplay({ policies: c.policies, inputs: [c.input], out: c.out ? join(dir, 'kept.jsonl') : undefined });
+        const outcome = await runReplay({ policies: c.policies, inputs: [c.input], out: c.out ? join(dir, 'kept.jsonl') : undefined, anomalies: 'anomalies' in c ? c.anomalies : undefined });
         const wallMs = performance.now() - started;
         const used = process.cpuUsage(cpu);
         measured.push({ wallMs, cpuMs: (used.user + used.system) / 1000 });

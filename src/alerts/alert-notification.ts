@@ -67,6 +67,11 @@ export function alertRecord(n: AlertNotification): AlertRecord {
   };
 }
 
+/** One line of JSON Lines: the record of one notification, as the file sink and `replay --alerts` write it. */
+export function alertLine(n: AlertNotification): string {
+  return `${JSON.stringify(alertRecord(n))}\n`;
+}
+
 /** What a departure kind is called in titles. */
 export function kindTitle(kind: DepartureKind): string {
   return kind === 'latency' ? 'Latency shift' : 'Error-rate spike';

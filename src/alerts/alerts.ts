@@ -74,6 +74,8 @@ export class Alerts {
    */
   noteKept(traceId: string, spans: readonly SpanView[], nowMs: number): void {
     if (!this.o.config.enabled || this.o.config.exemplars === 0) return;
+    // Mostly nothing departs, and then no span can take part: skip reading every span's service.
+    if (this.o.baselines.departures(nowMs).length === 0) return;
     const keys = new Set<string>();
     for (const span of spans) for (const d of this.o.baselines.departuresOf(span, nowMs)) keys.add(d.key);
     for (const key of keys) this.state.addExemplar(key, traceId);

@@ -46,6 +46,9 @@ const NEW_STRUCTURE_SCORE = MAX_SCORE;
 /** Trace anomalies remembered for annotating kept traces, most recent last. */
 const REMEMBERED_ANOMALIES = 10_000;
 
+/** Traces whose call edges were counted, most recent last. */
+const EDGE_COUNTED_TRACES = 10_000;
+
 interface OpState {
   readonly ref: OperationRef;
   readonly red: RedCounts;
@@ -82,6 +85,7 @@ export class Baselines {
   private departureList: readonly Departure[] = [];
   private lastPrunedSlot = -Infinity;
   private readonly remembered = new Map<string, TraceAnomaly>();
+  private readonly edgesCountedFor = new Set<string>();
   private overflowLoggedAtMs = -Infinity;
   private syncTimer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
@@ -443,6 +447,10 @@ export class Baselines {
   private newEdge(spans: readonly SpanView[], nowMs: number, newAfterMs: number | undefined, minSamples: number): SpanAnomaly | undefined {
     const serviceOf = new Map<string, string>();
     for (const span of spans) serviceOf.set(span.spanId, span.serviceName);
+    // A trace scored again (by a second anomaly policy, or by replay's per-policy pass and
+    // second policy file) must not count its edges again, or a new edge would stop counting
+    // as new after fewer traces.
+    const count = spans.length > 0 && this.firstEdgeCount(spans[0].traceId);
     const seenHere = new Set<string>();
     let found: SpanAnomaly | undefined;
     for (const span of spans) {
@@ -456,7 +464,7 @@ export class Baselines {
         this.counters.edgesOverflow += 1;
         continue;
       }
-      edge.seen += 1;
+      if (count) edge.seen += 1;
       if (found === undefined && newAfterMs !== undefined && edge.firstSeenMs >= newAfterMs && edge.seen <= minSamples) {
         found = {
           kind: 'new_operation',
@@ -469,6 +477,17 @@ export class Baselines {
       }
     }
     return found;
+  }
+
+  /** True the first time a trace's edges are counted (among the last EDGE_COUNTED_TRACES). */
+  private firstEdgeCount(traceId: string): boolean {
+    if (this.edgesCountedFor.has(traceId)) return false;
+    this.edgesCountedFor.add(traceId);
+    if (this.edgesCountedFor.size > EDGE_COUNTED_TRACES) {
+      const oldest = this.edgesCountedFor.values().next().value;
+      if (oldest !== undefined) this.edgesCountedFor.delete(oldest);
+    }
+    return true;
   }
 
   private prune(slot: number): void {

@@ -2,10 +2,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import type { AlertsConfig } from '../alerts/config.js';
+import type { BaselinesConfig } from '../baselines/config.js';
 import { loadEngineConfig } from '../config/engine-config.js';
 import { ConfigError, TailsiftError } from '../errors.js';
-import { ALERTS_UNAVAILABLE, alertLines } from '../replay/alert-source.js';
 import { renderHtmlReport } from '../replay/html-report.js';
+import { alertLines } from '../replay/replay-anomalies.js';
 import { ReplayUsageError } from '../replay/replay-errors.js';
 import { buildSummary, formatSummaryText } from '../replay/replay-summary.js';
 import { runReplay, type ReplayOutcome } from '../replay/run-replay.js';
@@ -15,19 +17,21 @@ export const REPLAY_USAGE = `usage: tailsift replay --policies FILE --input PATH
                       [--alerts ALERTS.jsonl] [--report REPORT.html] [--summary SUMMARY.json]
                       [--compare FILE2] [--trace-url URL_TEMPLATE]
 
-Runs captured traffic through a policy file with the engine's own buffer, completion rules and
-decision loop, in event time: the clock follows the span timestamps, so an hour of traffic
-replays in seconds and each trace is decided as the live engine would have decided it.
+Runs captured traffic through a policy file with the engine's own buffer, completion rules,
+decision loop, baselines and alerts, in event time: the clock follows the span timestamps, so
+an hour of traffic replays in seconds, each trace is decided as the live engine would have
+decided it, and anomaly policies and alerts judge against baselines learned from every span.
 
   --policies FILE   policy file to try (or a Collector config, FILE#tail_sampling/NAME)
   --input PATH      OTLP/JSON lines, OTLP protobuf files (one request, or length-prefixed
                     requests), or directories of them (recursive, sorted by name); .gz read
                     as gzip. Repeatable; read in the order given, which should be time order.
-  --config FILE     engine config; its policy file is used when --policies is not given
-                    (its source, buffer and sinks are not: replay reads files, buffers in
-                    memory and writes only where the options below say)
+  --config FILE     engine config; its policy file is used when --policies is not given, and
+                    its baselines and alerts settings (their store and alert sinks are not:
+                    replay reads files, keeps everything in memory and writes only where the
+                    options below say)
   --out FILE        kept traces as OTLP/JSON lines, as the file sink writes them (replaced)
-  --alerts FILE     alerts as JSON lines (needs the baselines stage: written empty for now)
+  --alerts FILE     alerts as JSON lines: firing and resolved notifications, in event time
   --report FILE     self-contained HTML report (charts, example traces; works offline)
   --summary FILE    the summary as JSON
   --compare FILE2   a second policy file replayed on the same input, side by side
@@ -45,6 +49,9 @@ interface Io {
 
 interface ReplayArgs {
   readonly policies: string;
+  /** The engine config's sections, when --config gave them. */
+  readonly baselines?: BaselinesConfig;
+  readonly alertsConfig?: AlertsConfig;
   readonly inputs: readonly string[];
   readonly out?: string;
   readonly alerts?: string;
@@ -89,6 +96,7 @@ export async function replayCommand(args: string[], io: Io = { stdout: process.s
   if (values.input === undefined || values.input.length === 0) return usage('--input is required (files or directories of captured OTLP traffic)');
 
   let policies = values.policies;
+  let stages: { readonly baselines?: BaselinesConfig; readonly alerts?: AlertsConfig } = {};
   if (values.config !== undefined) {
     const loaded = await loadEngineConfig(values.config);
     if (!loaded.ok) {
@@ -96,6 +104,8 @@ export async function replayCommand(args: string[], io: Io = { stdout: process.s
       return 1;
     }
     policies ??= loaded.config.policies;
+    // The frozen config is only read (spread into the replay's own settings).
+    stages = { baselines: loaded.config.baselines as BaselinesConfig, alerts: loaded.config.alerts as AlertsConfig };
   }
   if (policies === undefined) return usage('--policies is required (or --config with a policies file)');
 
@@ -107,7 +117,18 @@ export async function replayCommand(args: string[], io: Io = { stdout: process.s
   const outputs = [values.out, values.alerts, values.report, values.summary].filter((p): p is string => p !== undefined);
   if (new Set(outputs.map((p) => resolve(p))).size < outputs.length) return usage('--out, --alerts, --report and --summary must name different files');
 
-  const options = { policies, inputs: values.input, out: values.out, alerts: values.alerts, report: values.report, summary: values.summary, compare: values.compare, traceUrl };
+  const options = {
+    policies,
+    inputs: values.input,
+    out: values.out,
+    alerts: values.alerts,
+    report: values.report,
+    summary: values.summary,
+    compare: values.compare,
+    traceUrl,
+    baselines: stages.baselines,
+    alertsConfig: stages.alerts,
+  };
   return replay(options, io, outputs);
 }
 
@@ -121,6 +142,7 @@ async function replay(a: ReplayArgs, io: Io, outputs: readonly string[]): Promis
       compare: a.compare,
       out: a.out,
       otherOutputs: outputs,
+      anomalies: { baselines: a.baselines, alerts: a.alertsConfig, traceUrl: a.traceUrl },
       logger: createLogger({ level: 'warn' }),
       onProgress: progress === undefined ? undefined : (done, total) => progress.update(done, total),
     });
@@ -139,17 +161,14 @@ async function replay(a: ReplayArgs, io: Io, outputs: readonly string[]): Promis
   }
   progress?.stop();
 
-  const summary = buildSummary(outcome, outcome.alertSource === undefined ? ALERTS_UNAVAILABLE : undefined);
+  const summary = buildSummary(outcome);
   io.stdout.write(formatSummaryText(summary));
   try {
     if (a.summary !== undefined) await writeOutput(a.summary, `${JSON.stringify(summary, null, 2)}\n`);
     if (a.report !== undefined) {
-      await writeOutput(a.report, renderHtmlReport(outcome, summary, { traceUrl: a.traceUrl, alertsNote: ALERTS_UNAVAILABLE }));
+      await writeOutput(a.report, renderHtmlReport(outcome, summary, { traceUrl: a.traceUrl }));
     }
-    if (a.alerts !== undefined) {
-      await writeOutput(a.alerts, alertLines(outcome.alerts));
-      if (outcome.alertSource === undefined) io.stderr.write(`tailsift replay: --alerts: ${ALERTS_UNAVAILABLE}; wrote an empty ${a.alerts}\n`);
-    }
+    if (a.alerts !== undefined) await writeOutput(a.alerts, alertLines(outcome.alerts));
   } catch (err) {
     io.stderr.write(`tailsift replay: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;

@@ -1,4 +1,4 @@
-import type { ReplayAlert } from './alert-source.js';
+import type { AlertNotification } from '../alerts/alert-notification.js';
 import { escapeHtml } from './html-escape.js';
 import { LATENCY_BUCKETS_PER_DECADE, type OperationStats, type TimeSlot, type TraceRecord } from './replay-recorder.js';
 import { formatBytes, formatSeconds, keptDiff, pct, type PolicyFileSummary, type ReplaySummary } from './replay-summary.js';
@@ -7,16 +7,18 @@ import {
   COLORS,
   formatDuration,
   horizontalBarChart,
+  incidentTimeline,
   keepRateChart,
   latencyHistogram,
   type BarRow,
+  type IncidentRow,
   type TimeBucket,
 } from './svg-charts.js';
 
 export interface ReportOptions {
   /** Link for each example trace; `{traceId}` is replaced by the trace id (e.g. a Jaeger URL). */
   readonly traceUrl?: string;
-  /** Shown when there is no alert source. */
+  /** Shown when replay ran without the baselines stage. */
   readonly alertsNote?: string;
   /** When the report was made; default now. */
   readonly generatedAt?: Date;
@@ -38,7 +40,7 @@ export function renderHtmlReport(outcome: ReplayOutcome, summary: ReplaySummary,
   const generatedAt = (options.generatedAt ?? new Date()).toISOString();
   const r = outcome.primary.recorder;
   const buckets = timeBuckets(r.timeline);
-  const markers = outcome.alerts.map((a) => ({ atMs: a.atMs, label: alertLabel(a) }));
+  const markers = outcome.alerts.map((a) => ({ atMs: a.atMs, label: alertLabel(a), status: a.status }));
   const body: string[] = [];
 
   body.push(`<header><h1>tailsift replay</h1>`);
@@ -57,7 +59,7 @@ export function renderHtmlReport(outcome: ReplayOutcome, summary: ReplaySummary,
     section(
       'keep-rate',
       'Keep rate over time',
-      `<p class="note">Traces by the event time they started, in buckets of ${escapeHtml(formatSeconds(bucketSeconds(buckets)))}; kept traces over all traces, keep rate on the right axis${markers.length > 0 ? ', alerts as dashed lines' : ''}.</p>` +
+      `<p class="note">Traces by the event time they started, in buckets of ${escapeHtml(formatSeconds(bucketSeconds(buckets)))}; kept traces over all traces, keep rate on the right axis${markers.length > 0 ? ', alerts as dashed lines (red: firing, green: resolved)' : ''}.</p>` +
         keepRateChart(buckets, markers),
     ),
   );
@@ -66,7 +68,7 @@ export function renderHtmlReport(outcome: ReplayOutcome, summary: ReplaySummary,
   body.push(section('by-service', 'Kept by service', serviceSection(summary)));
   body.push(section('cost', 'Bytes kept (cost)', costSection(summary)));
   body.push(section('latency', 'Latency by operation', latencySection(r.operations)));
-  body.push(section('alerts', 'Anomalies and alerts', alertsSection(outcome, buckets, options.alertsNote)));
+  body.push(section('alerts', 'Anomalies and alerts', alertsSection(outcome, buckets, options.alertsNote, options.traceUrl)));
   body.push(section('examples', 'Example kept traces', exampleTable(r.examples, options.traceUrl, 'examples')));
   if (outcome.compare !== undefined && summary.compare !== undefined) {
     body.push(section('compare', 'Comparison', compareSection(outcome.primary, outcome.compare, summary, options.traceUrl)));
@@ -113,6 +115,9 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 svg.chart { max-width: 100%; height: auto; display: block; }
 a { color: #2764c9; }
 .nowrap { white-space: nowrap; }
+.wrap { overflow-wrap: anywhere; }
+.status-firing { color: #c62828; font-weight: 600; }
+.status-resolved { color: #17803a; font-weight: 600; }
 `;
 
 function section(id: string, title: string, content: string): string {
@@ -137,7 +142,7 @@ function totalsCards(s: ReplaySummary): string {
     card('Bytes kept', `${formatBytes(s.bytes.kept)} of ${formatBytes(s.bytes.total)}`, pct(s.bytes.kept, s.bytes.total)) +
     card('Event time', range === null ? 'no spans' : formatSeconds(range.seconds), range === null ? '' : `${range.first} to ${range.last}`) +
     card('Replay', formatSeconds(s.replay.wall_ms / 1000), `${s.replay.spans_per_s.toLocaleString('en-US')} spans/s`) +
-    card('Alerts', String(s.alerts.count), s.alerts.source ?? 'no alert source') +
+    card('Alerts', String(s.alerts.count), s.alerts.source === null ? 'no baselines stage' : `${s.alerts.firing} firing, ${s.alerts.resolved} resolved`) +
     `</div>` +
     (s.buffer_full_waits > 0
       ? `<p class="note">The buffer was full (num_traces) for ${s.buffer_full_waits} requests; they waited for decisions to make room, as live clients would be refused and retry.</p>`
@@ -257,11 +262,11 @@ function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
-function alertLabel(a: ReplayAlert): string {
-  return `${new Date(a.atMs).toISOString()} ${a.service}${a.operation ? ` ${a.operation}` : ''}: ${a.kind}: ${a.summary}`;
+function alertLabel(a: AlertNotification): string {
+  return `${new Date(a.atMs).toISOString()} ${a.status}: ${a.service} ${a.operation}: ${a.summary}`;
 }
 
-function alertsSection(outcome: ReplayOutcome, buckets: readonly TimeBucket[], note: string | undefined): string {
+function alertsSection(outcome: ReplayOutcome, buckets: readonly TimeBucket[], note: string | undefined, traceUrl: string | undefined): string {
   if (outcome.alertSource === undefined) {
     return (
       `<div class="empty" data-state="no-alert-source"><strong>No anomaly detection in this replay.</strong> ` +
@@ -270,19 +275,65 @@ function alertsSection(outcome: ReplayOutcome, buckets: readonly TimeBucket[], n
     );
   }
   if (outcome.alerts.length === 0) {
-    return `<div class="empty" data-state="no-alerts">${escapeHtml(outcome.alertSource)} raised no alerts on this input.</div>`;
+    return `<div class="empty" data-state="no-alerts">No operation departed from its baseline long enough to raise an alert (${escapeHtml(outcome.alertSource)}).</div>`;
   }
+  const first = Math.min(...outcome.alerts.map((a) => a.startsAtMs));
+  const last = Math.max(...outcome.alerts.map((a) => a.atMs));
+  const withDate = new Date(first).toISOString().slice(0, 10) !== new Date(last).toISOString().slice(0, 10);
   const rows = outcome.alerts
     .map(
       (a) =>
-        `<tr><td class="nowrap">${escapeHtml(formatTime(a.atMs))}</td><td>${escapeHtml(a.service)}</td><td>${escapeHtml(a.operation ?? '')}</td>` +
-        `<td>${escapeHtml(a.kind)}</td><td>${escapeHtml(a.summary)}</td><td>${a.exampleTraceIds.map((id) => `<code>${escapeHtml(id)}</code>`).join(' ')}</td></tr>`,
+        `<tr data-status="${a.status}"><td class="nowrap" title="${escapeHtml(new Date(a.atMs).toISOString())}">${escapeHtml(formatClockTime(a.atMs, withDate))}</td><td class="status-${a.status}">${a.status}${a.renotification ? ' (again)' : ''}</td>` +
+        `<td class="wrap" title="${escapeHtml(a.operation)}">${escapeHtml(a.service)}</td><td>${escapeHtml(a.kind)}</td>` +
+        `<td class="nowrap" title="${escapeHtml(new Date(a.startsAtMs).toISOString())}">${escapeHtml(formatClockTime(a.startsAtMs, withDate))}${a.endsAtMs === undefined ? '' : `<br><span class="note">for ${escapeHtml(formatSeconds((a.endsAtMs - a.startsAtMs) / 1000))}</span>`}</td>` +
+        `<td>${escapeHtml(a.summary)}</td><td>${exemplars(a.exemplarTraceIds, traceUrl)}</td></tr>`,
     )
     .join('');
+  const firing = outcome.alerts.filter((a) => a.status === 'firing' && !a.renotification).length;
+  const resolved = outcome.alerts.filter((a) => a.status === 'resolved').length;
   return (
-    `<p class="note">${outcome.alerts.length} alerts from ${escapeHtml(outcome.alertSource)}, also drawn on the keep rate timeline${buckets.length === 0 ? '' : ' above'}.</p>` +
-    `<table><thead><tr><th>event time</th><th>service</th><th>operation</th><th>kind</th><th>what changed</th><th>example traces</th></tr></thead><tbody>${rows}</tbody></table>`
+    `<p class="note">${firing} incident${firing === 1 ? '' : 's'} opened and ${resolved} resolved (${escapeHtml(outcome.alertSource)}), ` +
+    `also drawn on the keep rate timeline${buckets.length === 0 ? '' : ' above'}. Times are event time (UTC)${withDate ? '' : `, on ${escapeHtml(new Date(first).toISOString().slice(0, 10))}`}; "since" is when the operation started to depart from its baseline, ` +
+    `example traces are kept traces that took part.</p>` +
+    incidentChart(outcome.alerts, buckets) +
+    `<table data-table="alerts"><thead><tr><th>event time</th><th>status</th><th>service</th><th>kind</th><th>since</th><th>what changed</th><th>example traces</th></tr></thead><tbody>${rows}</tbody></table>`
   );
+}
+
+/** Time of day in UTC, with the date when the times shown span more than one day. */
+function formatClockTime(ms: number, withDate: boolean): string {
+  const t = formatTime(ms);
+  return withDate ? t.slice(0, 19) : t.slice(11, 19);
+}
+
+/** Exemplar trace ids folded away behind their count, so the table stays readable. */
+function exemplars(ids: readonly string[], traceUrl: string | undefined): string {
+  if (ids.length === 0) return '';
+  return `<details><summary class="nowrap">${ids.length} trace${ids.length === 1 ? '' : 's'}</summary>${ids.map((id) => `<div>${traceLink(traceUrl, id)}</div>`).join('')}</details>`;
+}
+
+/** The notifications as one timeline row per incident subject, in the order the subjects first fired. */
+function incidentChart(alerts: readonly AlertNotification[], buckets: readonly TimeBucket[]): string {
+  const rows = new Map<string, { label: string; incidents: IncidentRow['incidents'][number][]; marks: IncidentRow['marks'][number][] }>();
+  let from = buckets.length === 0 ? Infinity : buckets[0].startMs;
+  let to = buckets.length === 0 ? -Infinity : buckets[buckets.length - 1].endMs;
+  for (const a of alerts) {
+    let row = rows.get(a.dedupKey);
+    if (row === undefined) {
+      row = { label: `${a.service} ${a.operation} (${a.kind})`, incidents: [], marks: [] };
+      rows.set(a.dedupKey, row);
+    }
+    row.marks.push({ atMs: a.atMs, status: a.status, label: alertLabel(a) });
+    const open = row.incidents.length > 0 && row.incidents[row.incidents.length - 1].endMs === undefined;
+    if (a.status === 'firing' && !open) row.incidents.push({ startMs: a.startsAtMs, endMs: undefined, label: `${a.service} ${a.operation}: ${a.summary}` });
+    if (a.status === 'resolved' && open) {
+      const last = row.incidents[row.incidents.length - 1];
+      row.incidents[row.incidents.length - 1] = { ...last, endMs: a.endsAtMs ?? a.atMs };
+    }
+    from = Math.min(from, a.startsAtMs);
+    to = Math.max(to, a.atMs);
+  }
+  return incidentTimeline('incidents', [...rows.values()], from, to);
 }
 
 export function traceLink(template: string | undefined, traceId: string): string {

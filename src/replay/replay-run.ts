@@ -1,12 +1,15 @@
+import type { Baselines } from '../baselines/baselines.js';
 import { MemoryTraceBuffer } from '../buffer/memory/memory-trace-buffer.js';
 import type { CompletionSettings } from '../buffer/trace-buffer.js';
 import { DecisionLoop } from '../decide/decision-loop.js';
 import type { TraceSink } from '../forward/sink.js';
+import type { SpanAttribute } from '../otlp/annotate-spans.js';
 import type { DecodedRequest } from '../otlp/types.js';
 import type { EvalContext, PolicySet, TraceDecision, TraceView } from '../policies/evaluator.js';
 import type { OrderedPolicySet } from '../policies/policy-set.js';
 import { EngineStats } from '../telemetry/engine-stats.js';
 import type { Logger } from '../telemetry/logger.js';
+import { AnomalyAttributesSink } from './anomaly-attributes-sink.js';
 import { EventTimeClock } from './event-time-clock.js';
 import { ReplayRecorder } from './replay-recorder.js';
 import { ReplayInputError } from './replay-errors.js';
@@ -26,11 +29,26 @@ export interface ReplayRunOptions {
   readonly logger: Logger;
   /** Remember every kept trace (for comparing two policy files). */
   readonly keepTraceRecords?: boolean;
+  /**
+   * The baselines stage the policies were built with: kept traces it found anomalous get
+   * `tailsift.anomaly.score` and `tailsift.anomaly.reason` on their spans in the sinks.
+   */
+  readonly baselines?: Baselines;
+  /** Every kept trace, when it is decided (exemplars for alerts). */
+  readonly onKept?: (trace: TraceView, nowMs: number) => void;
 }
 
 /**
+ * Kept anomalous traces whose attributes are remembered for their spans, late ones included;
+ * as many as the baselines remember anomalies.
+ */
+const ANNOTATED_TRACES = 10_000;
+
+/**
  * One policy file replayed through the engine's own parts (MemoryTraceBuffer, DecisionLoop,
- * the policy set, the sinks), driven in event time.
+ * the policy set, the sinks), driven in event time. With the baselines stage, kept traces it
+ * found anomalous carry the anomaly's attributes to the sinks, and every kept trace is handed
+ * to `onKept` (exemplars for alerts).
  *
  * For each request: decide every trace that fell due before the request's arrival time (at
  * its own due time, in order), append the request at the arrival time, then decide what
@@ -48,16 +66,18 @@ export class ReplayRun {
   private readonly buffer: MemoryTraceBuffer;
   private readonly loop: DecisionLoop;
   private readonly settings: CompletionSettings;
+  private readonly anomalyAttributes = new Map<string, readonly SpanAttribute[]>();
 
   constructor(private readonly options: ReplayRunOptions) {
     this.settings = options.settings;
     this.recorder = new ReplayRecorder(options.policySet.policyNames, { keepTraceRecords: options.keepTraceRecords });
     this.buffer = new MemoryTraceBuffer(options.settings);
-    const recording = new RecordingPolicySet(options.policySet, options.analysisSet, this.recorder);
+    const recording = new RecordingPolicySet(options.policySet, options.analysisSet, this.recorder, (trace, decision, nowMs) => this.noteDecision(trace, decision, nowMs));
+    const sinks = options.baselines === undefined ? options.sinks : options.sinks.map((s) => new AnomalyAttributesSink(s, this.anomalyAttributes));
     this.loop = new DecisionLoop({
       buffer: this.buffer,
       policies: () => recording,
-      sinks: options.sinks,
+      sinks,
       clock: this.clock,
       stats: this.stats,
       logger: options.logger,
@@ -120,8 +140,30 @@ export class ReplayRun {
     return this.loop.drain();
   }
 
-  /** Decides every trace due at or before `ms`, each at its due time, then sets the clock to `ms`. */
-  private async decideUntil(ms: number): Promise<void> {
+  /** The real decision on a trace, before anything else evaluates it: a kept one's anomaly and exemplar. */
+  private noteDecision(trace: TraceView, decision: TraceDecision, nowMs: number): void {
+    if (!decision.keep) return;
+    const { baselines, onKept } = this.options;
+    if (baselines !== undefined) {
+      const attrs = baselines.attributesFor(trace.traceId);
+      if (attrs.length > 0) {
+        this.anomalyAttributes.delete(trace.traceId);
+        this.anomalyAttributes.set(trace.traceId, attrs);
+        if (this.anomalyAttributes.size > ANNOTATED_TRACES) {
+          const oldest = this.anomalyAttributes.keys().next().value;
+          if (oldest !== undefined) this.anomalyAttributes.delete(oldest);
+        }
+      }
+    }
+    onKept?.(trace, nowMs);
+  }
+
+  /**
+   * Decides every trace due at or before `ms`, each at its due time, then sets the clock to
+   * `ms`. `accept` does this first; a caller that has more to do at the arrival time (the
+   * baselines observe the request) calls it before.
+   */
+  async decideUntil(ms: number): Promise<void> {
     for (;;) {
       const next = await this.buffer.nextDueMs();
       if (next === undefined || next > ms) break;
@@ -143,12 +185,15 @@ class RecordingPolicySet implements PolicySet {
     private readonly inner: PolicySet,
     private readonly analysis: OrderedPolicySet | undefined,
     private readonly recorder: ReplayRecorder,
+    private readonly onDecision: (trace: TraceView, decision: TraceDecision, nowMs: number) => void,
   ) {
     this.policyNames = inner.policyNames;
   }
 
   decide(trace: TraceView, ctx: EvalContext): TraceDecision {
     const decision = this.inner.decide(trace, ctx);
+    // Before the analysis set asks its own anomaly policies, which remember anomalies too.
+    this.onDecision(trace, decision, ctx.nowMs);
     this.recorder.noteDecision(trace, decision, this.analysis?.evaluateEach(trace, ctx), ctx.nowMs);
     return decision;
   }

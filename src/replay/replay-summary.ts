@@ -48,7 +48,12 @@ export interface ReplaySummary extends PolicyFileSummary {
   readonly inputs: { readonly files: readonly string[]; readonly requests: number };
   /** Earliest span start and latest span end read; null without spans. */
   readonly time_range: { readonly first_ms: number; readonly last_ms: number; readonly first: string; readonly last: string; readonly seconds: number } | null;
-  readonly alerts: { readonly count: number; readonly source: string | null; readonly note?: string };
+  /**
+   * Alert notifications raised in event time (the lines of `--alerts`): `firing` (renotifications
+   * included) and `resolved`; `source` is null and `note` says why when replay ran without the
+   * baselines stage.
+   */
+  readonly alerts: { readonly count: number; readonly firing: number; readonly resolved: number; readonly source: string | null; readonly note?: string };
   readonly replay: { readonly wall_ms: number; readonly spans_per_s: number };
   /** With `--compare`: the second policy file on the same input. */
   readonly compare?: PolicyFileSummary & {
@@ -79,6 +84,8 @@ export function buildSummary(outcome: ReplayOutcome, alertsNote?: string): Repla
       : null,
     alerts: {
       count: outcome.alerts.length,
+      firing: outcome.alerts.filter((a) => a.status === 'firing').length,
+      resolved: outcome.alerts.filter((a) => a.status === 'resolved').length,
       source: outcome.alertSource ?? null,
       ...(outcome.alertSource === undefined && alertsNote !== undefined ? { note: alertsNote } : {}),
     },
@@ -157,7 +164,11 @@ export function formatSummaryText(s: ReplaySummary): string {
         `only by ${s.compare.policy_file}: ${n(s.compare.kept_only_by_second)}`,
     );
   }
-  lines.push(`alerts: ${s.alerts.count}${s.alerts.note ? ` (${s.alerts.note})` : ''}`);
+  lines.push(
+    s.alerts.count === 0
+      ? `alerts: none${s.alerts.note ? ` (${s.alerts.note})` : ''}`
+      : `alerts: ${s.alerts.firing} firing, ${s.alerts.resolved} resolved${s.alerts.note ? ` (${s.alerts.note})` : ''}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 

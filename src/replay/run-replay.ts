@@ -1,18 +1,17 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { ConfigError, SinkError } from '../errors.js';
+import type { AlertNotification } from '../alerts/alert-notification.js';
+import { SinkError } from '../errors.js';
 import { FileSink } from '../forward/file-sink.js';
 import type { KeptBatch, TraceSink } from '../forward/sink.js';
-import { loadPolicyFile, toCompletionSettings } from '../policies/policy-file.js';
-import { tryBuildPolicySet } from '../policies/policy-set.js';
 import { silentLogger, type Logger } from '../telemetry/logger.js';
-import type { ReplayAlert, ReplayAlertSource } from './alert-source.js';
-import { latestSpanEnd } from './event-time-clock.js';
 import { describeIoError, listInputFiles, type InputFormat } from './input-files.js';
 import { readInputRequests } from './input-reader.js';
+import type { ReplayAnomaliesOptions } from './replay-anomalies.js';
+import { ReplayDriver } from './replay-driver.js';
 import { ReplayUsageError } from './replay-errors.js';
 import type { ReplayRecorder } from './replay-recorder.js';
-import { ReplayRun } from './replay-run.js';
+import type { ReplayRun } from './replay-run.js';
 
 export interface ReplayOptions {
   /** The policy file to try (a policy file, or a Collector config, as `run` accepts). */
@@ -25,8 +24,12 @@ export interface ReplayOptions {
   readonly out?: string;
   /** Other files the caller will write (report, summary); refused when they are among the inputs. */
   readonly otherOutputs?: readonly string[];
-  /** Where alerts come from (the baselines stage); none in this version. */
-  readonly alertSource?: ReplayAlertSource;
+  /**
+   * The baselines stage and alerts: settings (default: the defaults of `baselines/config.ts`
+   * and `alerts/config.ts`), or `false` to replay the policies alone (their `anomaly`
+   * policies then learn from the traces they decide, as without the stage).
+   */
+  readonly anomalies?: ReplayAnomaliesOptions | false;
   readonly logger?: Logger;
   /** Progress in input bytes (as stored); called often, so keep it cheap. */
   readonly onProgress?: (doneBytes: number, totalBytes: number) => void;
@@ -48,14 +51,16 @@ export interface ReplayOutcome {
   readonly wallMs: number;
   readonly primary: PolicyRunResult;
   readonly compare: PolicyRunResult | undefined;
-  readonly alerts: readonly ReplayAlert[];
-  /** The alert source's name, or undefined when there is none (no baselines stage). */
+  /** Alert notifications (firing and resolved), in event time order. */
+  readonly alerts: readonly AlertNotification[];
+  /** What raised them (the baselines stage and alerts), or undefined when replay ran without it. */
   readonly alertSource: string | undefined;
 }
 
 /**
  * Replays captured traffic through a policy file (and optionally a second one) in event
- * time; see ReplayRun. The input is read once and fed to every policy file.
+ * time; see ReplayDriver. The input is read once and fed to every policy file and to the
+ * baselines stage, whose alerts come back with the outcome.
  * @throws ConfigError for an invalid policy file, ReplayInputError for unreadable or invalid
  * input, ReplayUsageError for contradictory options, SinkError when `out` cannot be written.
  */
@@ -78,17 +83,12 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome> 
     }
     sinks.push(new FailureNotingSink(new FileSink({ path: options.out })));
   }
-  const primary = await prepare(options.policies, sinks, logger, options.compare !== undefined);
-  const compare = options.compare === undefined ? undefined : await prepare(options.compare, [], logger, true);
-  const runs = compare === undefined ? [primary.run] : [primary.run, compare.run];
-
   const totalBytes = files.reduce((n, f) => n + f.size, 0);
   const seen: ReplayOutcome['files'][number][] = [];
-  const alerts: ReplayAlert[] = [];
   let doneBytes = 0;
-  let watermark: number | undefined;
   const started = performance.now();
   try {
+    const driver = await ReplayDriver.create({ policies: options.policies, compare: options.compare, sinks, anomalies: options.anomalies, logger });
     for (const file of files) {
       const entry = { path: file.path, format: undefined as InputFormat | undefined, gzip: false };
       seen.push(entry);
@@ -99,33 +99,24 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome> 
         },
       });
       for await (const { decoded, where, fileBytesRead } of requests) {
-        const end = latestSpanEnd(decoded);
-        if (end !== undefined && (watermark === undefined || end > watermark)) watermark = end;
-        const at = watermark ?? 0;
-        for (const run of runs) await run.accept(decoded, at, where);
-        if (options.alertSource !== undefined) {
-          options.alertSource.observe(decoded, at);
-          alerts.push(...options.alertSource.take(at));
-        }
+        await driver.accept(decoded, where);
         options.onProgress?.(doneBytes + fileBytesRead, totalBytes);
       }
       doneBytes += file.size;
       options.onProgress?.(doneBytes, totalBytes);
     }
-    const results = [];
-    for (const run of runs) results.push(await run.finish());
+    const { left } = await driver.finish();
     // The decision loop counts a sink failure and goes on, as a live engine must; a replay
     // whose kept file is incomplete has failed.
     for (const sink of sinks) if (sink.failure !== undefined) throw sink.failure;
-    if (options.alertSource !== undefined) alerts.push(...options.alertSource.take(watermark ?? 0));
     const wallMs = performance.now() - started;
     return {
       files: seen,
       wallMs,
-      primary: result(primary, results[0].left),
-      compare: compare === undefined ? undefined : result(compare, results[1].left),
-      alerts,
-      alertSource: options.alertSource?.name,
+      primary: result(options.policies, driver.primary, left.primary),
+      compare: options.compare === undefined || driver.compare === undefined ? undefined : result(options.compare, driver.compare, left.compare ?? 0),
+      alerts: driver.anomalies?.notifications ?? [],
+      alertSource: driver.anomalies?.name,
     };
   } finally {
     // Closing flushes the kept file; a failure to write it is the replay's failure.
@@ -133,30 +124,9 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome> 
   }
 }
 
-interface Prepared {
-  readonly policyFile: string;
-  readonly run: ReplayRun;
-}
-
-async function prepare(policyFile: string, sinks: readonly TraceSink[], logger: Logger, keepTraceRecords: boolean): Promise<Prepared> {
-  const loaded = await loadPolicyFile(policyFile);
-  if (!loaded.ok) throw new ConfigError(loaded.problems);
-  const analysis = tryBuildPolicySet(loaded.config);
-  const run = new ReplayRun({
-    policySet: loaded.policySet,
-    analysisSet: analysis.ok ? analysis.policySet : undefined,
-    settings: toCompletionSettings(loaded.settings),
-    sinks,
-    logger,
-    keepTraceRecords,
-  });
-  return { policyFile, run };
-}
-
-function result(prepared: Prepared, left: number): PolicyRunResult {
-  const { run } = prepared;
+function result(policyFile: string, run: ReplayRun, left: number): PolicyRunResult {
   return {
-    policyFile: prepared.policyFile,
+    policyFile,
     policyNames: run.recorder.policyNames,
     recorder: run.recorder,
     bufferFullWaits: run.bufferFullWaits,

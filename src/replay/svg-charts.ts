@@ -32,6 +32,8 @@ export interface TimeBucket {
 export interface TimeMarker {
   readonly atMs: number;
   readonly label: string;
+  /** Resolved alerts are drawn in the keep rate's green, everything else in the alert red. */
+  readonly status?: 'firing' | 'resolved';
 }
 
 const FONT = 'font-family="system-ui, sans-serif" font-size="11"';
@@ -130,7 +132,8 @@ export function keepRateChart(buckets: readonly TimeBucket[], markers: readonly 
   for (const marker of markers) {
     const mx = x(Math.min(t1, Math.max(t0, marker.atMs)));
     out.push(
-      `<line data-series="alert" data-value="${marker.atMs}" x1="${fmt(mx)}" x2="${fmt(mx)}" y1="${m.top}" y2="${m.top + h}" stroke="${COLORS.alert}" stroke-width="2" stroke-dasharray="4 3">` +
+      `<line data-series="alert"${marker.status === undefined ? '' : ` data-status="${marker.status}"`} data-value="${marker.atMs}" x1="${fmt(mx)}" x2="${fmt(mx)}" y1="${m.top}" y2="${m.top + h}" ` +
+        `stroke="${marker.status === 'resolved' ? COLORS.rate : COLORS.alert}" stroke-width="2" stroke-dasharray="4 3">` +
         `<title>${escapeHtml(marker.label)}</title></line>`,
     );
   }
@@ -140,6 +143,66 @@ export function keepRateChart(buckets: readonly TimeBucket[], markers: readonly 
     { name: 'all traces', color: COLORS.total },
     { name: 'kept', color: COLORS.kept },
     { name: 'keep rate', color: COLORS.rate },
+  ]));
+  out.push('</svg>');
+  return out.join('');
+}
+
+/** One incident subject (service, operation, kind) on the incident timeline. */
+export interface IncidentRow {
+  readonly label: string;
+  /** Its incidents: from when the departure began to when it resolved (undefined: still open at the end). */
+  readonly incidents: readonly { readonly startMs: number; readonly endMs: number | undefined; readonly label: string }[];
+  /** Its notifications. */
+  readonly marks: readonly { readonly atMs: number; readonly status: 'firing' | 'resolved'; readonly label: string }[];
+}
+
+/**
+ * One row per incident subject over event time: a band from the start of each incident to its
+ * resolution (to the end of the axis while open), a red dot where a firing notification went
+ * out and a green one where the resolved notification did.
+ */
+export function incidentTimeline(chart: string, rows: readonly IncidentRow[], fromMs: number, toMs: number, width = 900): string {
+  const m = { left: 280, right: 40, top: 8, bottom: 40 };
+  const rowHeight = 22;
+  const height = m.top + Math.max(1, rows.length) * rowHeight + m.bottom;
+  const w = width - m.left - m.right;
+  const span = Math.max(1, toMs - fromMs);
+  const x = (t: number): number => m.left + ((Math.min(toMs, Math.max(fromMs, t)) - fromMs) / span) * w;
+  const out: string[] = [svgOpen(chart, width, height, 'Incidents over event time, by service, operation and kind')];
+  rows.forEach((row, i) => {
+    const cy = m.top + i * rowHeight + rowHeight / 2;
+    const shown = row.label.length > 38 ? `${row.label.slice(0, 37)}…` : row.label;
+    out.push(`<text x="${m.left - 8}" y="${fmt(cy + 4)}" ${FONT} fill="${COLORS.text}" text-anchor="end"><title>${escapeHtml(row.label)}</title>${escapeHtml(shown)}</text>`);
+    out.push(`<line x1="${m.left}" x2="${m.left + w}" y1="${fmt(cy)}" y2="${fmt(cy)}" stroke="${COLORS.grid}"/>`);
+    for (const incident of row.incidents) {
+      const x0 = x(incident.startMs);
+      const x1 = x(incident.endMs ?? toMs);
+      out.push(
+        `<rect data-series="incident" data-value="${incident.startMs}" x="${fmt(x0)}" y="${fmt(cy - 6)}" width="${fmt(Math.max(2, x1 - x0))}" height="12" fill="${COLORS.alert}" fill-opacity="0.25">` +
+          `<title>${escapeHtml(incident.label)}</title></rect>`,
+      );
+    }
+    for (const mark of row.marks) {
+      out.push(
+        `<circle data-series="alert-${mark.status}" data-value="${mark.atMs}" cx="${fmt(x(mark.atMs))}" cy="${fmt(cy)}" r="5" fill="${mark.status === 'resolved' ? COLORS.rate : COLORS.alert}">` +
+          `<title>${escapeHtml(mark.label)}</title></circle>`,
+      );
+    }
+  });
+  const axisY = m.top + Math.max(1, rows.length) * rowHeight;
+  out.push(`<line x1="${m.left}" x2="${m.left + w}" y1="${axisY}" y2="${axisY}" stroke="${COLORS.axis}"/>`);
+  const withDate = toMs - fromMs > 86_400_000;
+  for (let i = 0; i <= 5; i++) {
+    const t = fromMs + (span * i) / 5;
+    out.push(`<line x1="${fmt(x(t))}" x2="${fmt(x(t))}" y1="${axisY}" y2="${axisY + 4}" stroke="${COLORS.axis}"/>`);
+    out.push(text(x(t), axisY + 16, formatClock(t, withDate), 'text-anchor="middle"'));
+  }
+  out.push(text(m.left, height - 4, 'event time (UTC)', `fill="${COLORS.axis}"`));
+  out.push(legend(width - m.right - 330, height - 4, [
+    { name: 'incident open', color: '#f0b4b4' },
+    { name: 'firing sent', color: COLORS.alert },
+    { name: 'resolved sent', color: COLORS.rate },
   ]));
   out.push('</svg>');
   return out.join('');

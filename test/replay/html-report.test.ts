@@ -3,6 +3,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
+import type { AlertNotification } from '../../src/alerts/alert-notification.js';
+import { defaultAlertsConfig } from '../../src/alerts/config.js';
+import { defaultBaselinesConfig } from '../../src/baselines/config.js';
 import { renderHtmlReport } from '../../src/replay/html-report.js';
 import { buildSummary } from '../../src/replay/replay-summary.js';
 import { runReplay } from '../../src/replay/run-replay.js';
@@ -59,6 +62,38 @@ policies:
   - { name: baseline, type: probabilistic, probabilistic: { sampling_percentage: 10 } }
 `;
 
+/**
+ * Baselines and alerts scaled down to seconds, so twenty seconds of traffic are enough for an
+ * incident: the currency service fails half its calls from 8 s to 13 s.
+ */
+const FAULTS = ['payment:errors=0.5@2-8', 'currency:errors=0.5@8-13'];
+const FAST_ANOMALIES = {
+  baselines: defaultBaselinesConfig({ slot: '1s', recent: '2s', window: '1m', halfLife: '30s', minSamples: 50, departure: { minSpans: 10 } }),
+  alerts: defaultAlertsConfig({ evaluateEvery: '1s', sustain: '2s', resolveAfter: '2s', lease: '5s' }),
+};
+
+/** An alert about the hostile service, as if its markup had made it into an incident. */
+function hostileAlert(atMs: number): AlertNotification {
+  const figures = { spans: 40, errorRate: 0.5, p50Ms: 10, p90Ms: 20, p99Ms: 30 };
+  return {
+    status: 'firing',
+    dedupKey: `tailsift/${HOSTILE_SERVICE}/${HOSTILE_NAME}/error_rate`,
+    service: HOSTILE_SERVICE,
+    operation: HOSTILE_NAME,
+    kind: 'error_rate',
+    startsAtMs: atMs - 2_000,
+    endsAtMs: undefined,
+    observed: figures,
+    baseline: { ...figures, errorRate: 0.01 },
+    z: 9,
+    exemplarTraceIds: [HOSTILE_TRACE],
+    links: [],
+    summary: `Error-rate spike: ${HOSTILE_SERVICE} ${HOSTILE_NAME} error rate 50%`,
+    renotification: false,
+    atMs,
+  };
+}
+
 const CANDIDATE = `decision_wait: 10s
 policies:
   - { name: errors, type: status_code, status_code: { status_codes: [ERROR] } }
@@ -69,17 +104,21 @@ describe('HTML report', () => {
   const { dir, cleanup } = scratch();
   let html: string;
   let reportPath: string;
+  let realAlerts: readonly AlertNotification[];
 
   beforeAll(async () => {
-    const input = await generateShopTraffic(dir, { rate: 30, durationSeconds: 20 });
+    const input = await generateShopTraffic(dir, { rate: 30, durationSeconds: 20, faults: FAULTS });
     const hostile = join(dir, 'zz-hostile.jsonl');
     writeFileSync(hostile, `${hostileLine()}\n`);
     const outcome = await runReplay({
       policies: writePolicy(dir, 'current.yaml', POLICIES),
       compare: writePolicy(dir, 'candidate.yaml', CANDIDATE),
       inputs: [input.path, hostile],
+      anomalies: FAST_ANOMALIES,
     });
-    html = renderHtmlReport(outcome, buildSummary(outcome), { traceUrl: TRACE_URL, alertsNote: 'alerts need the baselines stage' });
+    realAlerts = outcome.alerts;
+    const withHostile = { ...outcome, alerts: [...outcome.alerts, hostileAlert(START_MS + 19_000)] };
+    html = renderHtmlReport(withHostile, buildSummary(withHostile), { traceUrl: TRACE_URL });
     reportPath = join(dir, 'report.html');
     writeFileSync(reportPath, html);
   });
@@ -91,6 +130,12 @@ describe('HTML report', () => {
     // Only the trace links (never fetched) and the SVG namespace name carry URLs.
     const urls = [...html.matchAll(/https?:\/\/[^"'\s<)]+/g)].map((m) => m[0]);
     expect(urls.filter((u) => !u.startsWith('http://jaeger.example:16686/trace/') && u !== 'http://www.w3.org/2000/svg')).toEqual([]);
+  });
+
+  it('shows the incident the baselines found', () => {
+    const currency = realAlerts.filter((a) => a.service === 'currency' && a.kind === 'error_rate');
+    expect(currency.map((a) => a.status)).toContain('firing');
+    expect(html).toContain('Error-rate spike: currency');
   });
 
   it('escapes names from the input', () => {
@@ -121,7 +166,7 @@ describe('HTML report', () => {
       await page.goto(pathToFileURL(reportPath).href, { waitUntil: 'load' });
 
       expect(await page.locator('h1').textContent()).toBe('tailsift replay');
-      const charts = ['keep-rate', 'by-policy', 'by-service', 'cost', 'latency-0', 'compare-policy-first', 'compare-policy-second', 'compare-service'];
+      const charts = ['keep-rate', 'by-policy', 'by-service', 'cost', 'latency-0', 'incidents', 'compare-policy-first', 'compare-policy-second', 'compare-service'];
       for (const chart of charts) {
         const svg = page.locator(`svg[data-chart="${chart}"]`);
         expect(await svg.count(), chart).toBe(1);
@@ -139,7 +184,17 @@ describe('HTML report', () => {
       expect(Math.max(...totals)).toBeGreaterThan(50);
       expect(await keepRate.locator('polyline[data-series="keep-rate"]').count()).toBe(1);
 
-      expect(await page.locator('#alerts [data-state="no-alert-source"]').textContent()).toContain('Alerts need the baselines stage.');
+      // Every alert is a marker on the keep-rate timeline and a dot on its incident's row, inside the chart.
+      const alertCount = realAlerts.length + 1;
+      expect(await keepRate.locator('line[data-series="alert"][data-status="firing"]').count()).toBeGreaterThan(0);
+      expect(await keepRate.locator('line[data-series="alert"]').count()).toBe(alertCount);
+      const incidents = page.locator('svg[data-chart="incidents"]');
+      const incidentBox = await incidents.boundingBox();
+      const dots = await incidents.locator('circle[data-series^="alert-"]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('cx'))));
+      expect(dots.length).toBe(alertCount);
+      for (const cx of dots) expect(cx).toBeLessThanOrEqual(incidentBox?.width ?? 0);
+      expect(await page.locator('table[data-table="alerts"] tbody tr').count()).toBe(alertCount);
+      expect(await page.locator('#alerts').textContent()).toContain(HOSTILE_SERVICE);
       const links = await page.locator('table[data-table="examples"] a').evaluateAll((els) => els.map((e) => e.getAttribute('href') ?? ''));
       expect(links.length).toBeGreaterThan(0);
       for (const link of links) expect(link).toMatch(/^http:\/\/jaeger\.example:16686\/trace\/[0-9a-f]{32}$/);

@@ -86,7 +86,8 @@ describe('replay counts', () => {
     const last = Math.max(...inputSpans.map((s) => Number(s.endNs / 1000n) / 1000));
     expect(summary.time_range?.first_ms).toBeCloseTo(first, 2);
     expect(summary.time_range?.last_ms).toBeCloseTo(last, 2);
-    expect(summary.alerts).toEqual({ count: 0, source: null });
+    // Seconds of traffic are too few for baselines to judge anything.
+    expect(summary.alerts).toEqual({ count: 0, firing: 0, resolved: 0, source: expect.stringContaining('baselines') });
   });
 
   it('reads the same traffic as OTLP protobuf, in every framing and gzip, with the same result', async () => {

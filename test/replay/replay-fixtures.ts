@@ -23,9 +23,12 @@ export interface GeneratedInput {
 
 /**
  * Shop traffic at a fixed seed and start, with an error fault on the payment service so
- * that a known set of traces (the manifest's `hasError`) has failed spans.
+ * that a known set of traces (the manifest's `hasError`) has failed spans (or other faults).
  */
-export async function generateShopTraffic(dir: string, options: { rate?: number; durationSeconds?: number; seed?: number } = {}): Promise<GeneratedInput> {
+export async function generateShopTraffic(
+  dir: string,
+  options: { rate?: number; durationSeconds?: number; seed?: number; faults?: readonly string[] } = {},
+): Promise<GeneratedInput> {
   const path = join(dir, 'traffic.jsonl');
   const manifestPath = join(dir, 'traffic.manifest.jsonl');
   await runGenerate({
@@ -36,7 +39,7 @@ export async function generateShopTraffic(dir: string, options: { rate?: number;
     durationSeconds: options.durationSeconds ?? 10,
     seed: options.seed ?? 7,
     startMs: START_MS,
-    faults: [parseFaultSpec('payment:errors=0.5@2-8')],
+    faults: (options.faults ?? ['payment:errors=0.5@2-8']).map(parseFaultSpec),
   });
   const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
   return { path, manifest: readManifest(manifestPath), lines };

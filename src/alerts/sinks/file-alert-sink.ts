@@ -1,7 +1,7 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SinkError } from '../../errors.js';
-import { alertRecord, type AlertNotification } from '../alert-notification.js';
+import { alertLine, type AlertNotification } from '../alert-notification.js';
 import type { AlertSink } from './alert-sink.js';
 
 /**
@@ -20,7 +20,7 @@ export class FileAlertSink implements AlertSink {
     try {
       this.handle ??= mkdir(dirname(this.path), { recursive: true }).then(() => open(this.path, 'a'));
       const handle = await this.handle;
-      await handle.appendFile(`${JSON.stringify(alertRecord(n))}\n`);
+      await handle.appendFile(alertLine(n));
     } catch (err) {
       this.handle = undefined;
       throw new SinkError(this.name, `cannot append to ${this.path}: ${err instanceof Error ? err.message : String(err)}`, { retriable: true, cause: err });
