@@ -420,6 +420,7 @@ async function createBuffer(config: EngineConfig, settings: CompletionSettings, 
   const b = config.buffer;
   return RedisTraceBuffer.connect({
     url: b.url,
+    tls: b.tls,
     prefix: b.prefix,
     buckets: b.buckets,
     leaseMs: b.lease,

@@ -62,11 +62,40 @@ const httpUrl = z.string().refine(
 
 const redisUrl = z.string().regex(/^rediss?:\/\/\S+$/, { message: 'expected a redis:// or rediss:// URL, e.g. "redis://127.0.0.1:6379"' });
 
+/** Files of a TLS client: who to trust, and this client's own certificate when the server asks for one. */
+const tlsFilesSchema = z.strictObject({
+  ca: z.string().min(1).optional().describe('PEM file of the certificate authorities to trust instead of the system ones. Default: the system ones.'),
+  cert: z.string().min(1).optional().describe('PEM file of this client\'s certificate (mutual TLS); give `key` with it. Default: none.'),
+  key: z.string().min(1).optional().describe('PEM file of the private key of `cert`. Default: none.'),
+  rejectUnauthorized: withDefault(z.boolean(), true, 'Refuse a server whose certificate does not verify against `ca`; false only for tests.'),
+});
+
+const kafkaSaslSchema = z
+  .strictObject({
+    mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).describe('SASL mechanism. Required.'),
+    username: z.string().min(1).describe('Required.'),
+    password: z.string().min(1).describe('Required; write it as `${ENV_VAR}` to keep it out of the file.'),
+  })
+  .optional()
+  .describe('SASL authentication: `{ mechanism, username, password }` with mechanism `plain`, `scram-sha-256` or `scram-sha-512`; use it with `tls`, as PLAIN sends the password as it is. Default: none.');
+
+const kafkaTlsSchema = z
+  .union([z.boolean(), tlsFilesSchema])
+  .optional()
+  .describe('TLS to the brokers: `true` (trust the system CAs) or `{ ca, cert, key, rejectUnauthorized }` with PEM file paths relative to the config file. Default: off.');
+
 const otlpHttpSource = z.strictObject({
   type: z.literal('otlp-http').describe('Receive OTLP/HTTP `POST /v1/traces` (protobuf or JSON, optionally gzip).'),
   host: withDefault(hostSchema, '127.0.0.1', 'Address the receiver listens on.'),
   port: withDefault(portSchema, 4318, 'TCP port the receiver listens on.'),
   maxBodyBytes: withDefault(z.number().int().positive(), 16 * MIB, 'Largest request body accepted, in bytes (after gzip decoding); larger requests get 413.', '16777216 (16 MiB)'),
+  bearerToken: z
+    .string()
+    .min(16, { message: 'must be at least 16 characters; a short token can be guessed' })
+    .optional()
+    .describe(
+      'Token every request must carry as `Authorization: Bearer <token>`; others get 401. Write it as `${ENV_VAR}`; it never appears in logs. Default: none (no authentication: keep `host` on loopback).',
+    ),
 });
 
 const kafkaSource = z.strictObject({
@@ -80,6 +109,15 @@ const kafkaSource = z.strictObject({
     '30s',
     'How long the group waits for a silent member (a crashed instance) before its partitions move to the others (Go duration; milliseconds once validated).',
   ),
+  deadLetterTopic: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Topic that records which are not OTLP trace requests are produced to, with headers naming the reason, source topic, partition and offset; their offsets are committed only after the broker took them. Default: none (counted, logged and skipped).',
+    ),
+  sasl: kafkaSaslSchema,
+  tls: kafkaTlsSchema,
 });
 
 /** A map without `type` means the default variant, so `source: { port: 9000 }` works. */
@@ -106,7 +144,14 @@ const memoryBuffer = z.strictObject({
 
 const redisBuffer = z.strictObject({
   type: z.literal('redis').describe('Keep pending traces in Redis, shared by every instance.'),
-  url: withDefault(redisUrl, 'redis://127.0.0.1:6379', 'Redis server URL.'),
+  url: withDefault(
+    redisUrl,
+    'redis://127.0.0.1:6379',
+    'Redis server URL: `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. Write the password as `${ENV_VAR}`; it never appears in logs.',
+  ),
+  tls: tlsFilesSchema
+    .optional()
+    .describe('TLS settings `{ ca, cert, key, rejectUnauthorized }` (PEM file paths relative to the config file); giving them turns TLS on even with `redis://`. Default: none (TLS only with `rediss://`, trusting the system CAs).'),
   prefix: withDefault(z.string().min(1).regex(/^[^{}\s]+$/, { message: 'must not contain spaces or braces' }), 'tailsift', 'Prefix of every key tailsift writes.'),
   buckets: withDefault(
     z.number().int().min(1).max(16384),
@@ -155,6 +200,8 @@ const kafkaSink = z.strictObject({
   brokers: withDefault(brokersSchema, ['127.0.0.1:9092'], 'Bootstrap brokers, each "host:port".'),
   topic: withDefault(z.string().min(1), 'sampled_spans', 'Topic to produce to.'),
   encoding: withDefault(kafkaEncoding, 'otlp_proto', 'Message encoding: `otlp_proto` or `otlp_json`.'),
+  sasl: kafkaSaslSchema,
+  tls: kafkaTlsSchema,
 });
 
 const sinkSchema = z.discriminatedUnion('type', [fileSink, otlpHttpSink, kafkaSink]);
@@ -327,7 +374,19 @@ function finish(
     const inFileDir = typeof writtenSink?.path === 'string' && baseDir !== undefined && !fromEnv(['alerts', 'sinks', index, 'path']);
     return { ...sink, path: resolveFrom(inFileDir ? (baseDir as string) : process.cwd(), sink.path) };
   });
-  const frozen = deepFreeze({ ...config, policies, sinks, alerts: { ...config.alerts, sinks: alertSinks } }) as EngineConfig;
+  // TLS files resolve against the config file's directory, as the other paths written in it.
+  const tlsBase = baseDir ?? process.cwd();
+  const source = 'tls' in config.source ? { ...config.source, tls: resolveTlsFiles(tlsBase, config.source.tls) } : config.source;
+  const buffer = config.buffer.type === 'redis' ? { ...config.buffer, tls: resolveTlsFiles(tlsBase, config.buffer.tls) } : config.buffer;
+  const securedSinks = sinks.map((sink) => (sink.type === 'kafka' ? { ...sink, tls: resolveTlsFiles(tlsBase, sink.tls) } : sink));
+  const frozen = deepFreeze({
+    ...config,
+    source,
+    buffer,
+    policies,
+    sinks: securedSinks,
+    alerts: { ...config.alerts, sinks: alertSinks },
+  }) as EngineConfig;
   return { ok: true, config: frozen, secrets: configSecrets(frozen, substitutions) };
 }
 
@@ -348,7 +407,18 @@ function engineConfigChecks(data: unknown): Problem[] {
       message: `the receiver and the admin server both want ${String(sourceHost)}:${String(adminPort)}; give one of them another port`,
     });
   }
+  problems.push(...tlsProblems(source.tls, ['source', 'tls']));
+  if (root.buffer !== null && typeof root.buffer === 'object') problems.push(...tlsProblems((root.buffer as Record<string, unknown>).tls, ['buffer', 'tls']));
+  if (source.type === 'kafka' && typeof source.deadLetterTopic === 'string' && source.deadLetterTopic === (source.topic ?? 'otlp_spans')) {
+    problems.push({
+      path: ['source', 'deadLetterTopic'],
+      message: `the dead-letter topic is the topic consumed ("${source.deadLetterTopic}"); a poison record would come back forever: name another topic`,
+    });
+  }
   const sinks = Array.isArray(root.sinks) ? root.sinks : [];
+  sinks.forEach((sink, index) => {
+    if (sink !== null && typeof sink === 'object') problems.push(...tlsProblems((sink as Record<string, unknown>).tls, ['sinks', index, 'tls']));
+  });
   const seenFiles = new Map<string, number>();
   sinks.forEach((sink, index) => {
     if (sink === null || typeof sink !== 'object') return;
@@ -363,6 +433,26 @@ function engineConfigChecks(data: unknown): Problem[] {
     }
   });
   return problems;
+}
+
+/** TLS settings with their PEM file paths made absolute; `true`, `false` and unset pass through. */
+function resolveTlsFiles<T>(base: string, tls: T): T {
+  if (tls === null || typeof tls !== 'object') return tls;
+  const out: Record<string, unknown> = { ...(tls as Record<string, unknown>) };
+  for (const name of ['ca', 'cert', 'key']) {
+    const path = out[name];
+    if (typeof path === 'string') out[name] = resolveFrom(base, path);
+  }
+  return out as T;
+}
+
+/** A client certificate needs its key and the other way round; say which one is missing. */
+function tlsProblems(tls: unknown, path: readonly PathSegment[]): Problem[] {
+  if (tls === null || typeof tls !== 'object') return [];
+  const { cert, key } = tls as Record<string, unknown>;
+  if (cert !== undefined && key === undefined) return [{ path: [...path, 'cert'], message: 'a client certificate needs its private key; add tls.key' }];
+  if (key !== undefined && cert === undefined) return [{ path: [...path, 'key'], message: 'a private key is used with its certificate; add tls.cert' }];
+  return [];
 }
 
 let cachedPackageRoot: string | undefined;

@@ -2,9 +2,10 @@ import type { Substitution } from './env-substitution.js';
 
 /**
  * Keeping secrets out of logs: passwords in URLs (`redis://:pw@host`), sink header values
- * such as `Authorization`, and values taken from environment variables whose names say they
- * are secret (`${REDIS_PASSWORD}`). The logger runs every line through `redactText`, so a
- * secret stays out even when it reaches a log line inside an error message.
+ * such as `Authorization`, the receiver's bearer token, Kafka SASL passwords, and values taken
+ * from environment variables whose names say they are secret (`${REDIS_PASSWORD}`). The
+ * logger runs every line through `redactText`, so a secret stays out even when it reaches a
+ * log line inside an error message.
  */
 
 export const REDACTED = '***';
@@ -45,9 +46,18 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
 
 /** The shape of a config this module reads; any engine config fits. */
 interface ConfigWithSecrets {
+  readonly source?: { readonly type: string; readonly bearerToken?: string; readonly sasl?: { readonly password: string } };
   readonly buffer: { readonly type: string; readonly url?: string };
-  readonly sinks: readonly { readonly type: string; readonly endpoint?: string; readonly headers?: Readonly<Record<string, string>> }[];
+  readonly sinks: readonly {
+    readonly type: string;
+    readonly endpoint?: string;
+    readonly headers?: Readonly<Record<string, string>>;
+    readonly sasl?: { readonly password: string };
+  }[];
 }
+
+/** Config keys whose values are secrets whatever they look like: hidden in `redactedConfig`. */
+const SECRET_KEYS = new Set(['bearerToken', 'password']);
 
 /**
  * The secrets a config holds, longest first (so a secret inside another is not half
@@ -69,8 +79,11 @@ export function configSecrets(config: ConfigWithSecrets, substitutions: readonly
     }
   };
   fromUrl(config.buffer.url);
+  if (config.source?.bearerToken !== undefined) found.add(config.source.bearerToken);
+  if (config.source?.sasl !== undefined) found.add(config.source.sasl.password);
   for (const sink of config.sinks) {
     fromUrl(sink.endpoint);
+    if (sink.sasl !== undefined) found.add(sink.sasl.password);
     for (const [name, value] of Object.entries(sink.headers ?? {})) {
       if (isSensitiveName(name) || (value.length >= TOKEN_LIKE_LENGTH && !/\s/.test(value))) {
         found.add(value);
@@ -84,7 +97,10 @@ export function configSecrets(config: ConfigWithSecrets, substitutions: readonly
   return [...found].filter((s) => s.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
 }
 
-/** A copy of a config fit for a log line: URL passwords masked, every header value hidden. */
+/**
+ * A copy of a config fit for a log line: URL passwords masked, every header value hidden, and
+ * the receiver's bearer token and SASL passwords hidden.
+ */
 export function redactedConfig<T>(config: T): T {
   const visit = (value: unknown, key: string | undefined): unknown => {
     if (typeof value === 'string') return value.includes('://') ? redactUrl(value) : value;
@@ -92,7 +108,7 @@ export function redactedConfig<T>(config: T): T {
     if (value !== null && typeof value === 'object') {
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value)) {
-        out[k] = key === 'headers' ? REDACTED : visit(v, k);
+        out[k] = key === 'headers' || (SECRET_KEYS.has(k) && typeof v === 'string') ? REDACTED : visit(v, k);
       }
       return out;
     }

@@ -2,6 +2,7 @@ import { Kafka, logLevel, Partitioners, type LogEntry, type Producer } from 'kaf
 import { SinkError, type TailsiftError } from '../errors.js';
 import { decodeProtobufRequest, protobufRequestToJson } from '../otlp/index.js';
 import { silentLogger, type Logger } from '../telemetry/logger.js';
+import { kafkajsSecurityOptions, type KafkaClientSecurity } from '../ingest/kafka-client-security.js';
 import { DEFAULT_RETRY, runWithRetry, type RetryRuntime, type RetrySettings } from './retry.js';
 import type { KeptBatch, TraceSink } from './sink.js';
 
@@ -31,6 +32,8 @@ export interface KafkaSinkOptions {
   readonly encoding: 'otlp_proto' | 'otlp_json';
   /** Kafka client id. Default `tailsift`. */
   readonly clientId?: string;
+  /** SASL and TLS to the brokers. Default: plaintext, no authentication. */
+  readonly security?: KafkaClientSecurity;
   /** Time the broker has to acknowledge one send, ms. Default 30 s. */
   readonly ackTimeoutMs?: number;
   /** Backoff between attempts; defaults in DEFAULT_RETRY (60 s in all). */
@@ -76,6 +79,7 @@ export class KafkaSink implements TraceSink {
         brokers: options.brokers,
         clientId: options.clientId ?? 'tailsift',
         ackTimeoutMs: options.ackTimeoutMs ?? 30_000,
+        security: options.security,
         logger: (options.logger ?? silentLogger).child({ sink: this.name }),
       });
   }
@@ -162,6 +166,7 @@ export interface KafkajsProducerOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly ackTimeoutMs: number;
+  readonly security?: KafkaClientSecurity;
   readonly logger: Logger;
 }
 
@@ -180,6 +185,7 @@ export function kafkajsTraceRecordProducer(options: KafkajsProducerOptions): Tra
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
+    ...kafkajsSecurityOptions(options.security, 'sinks[].tls'),
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...extra } = entry.log;

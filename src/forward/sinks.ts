@@ -2,6 +2,7 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { FileSink } from './file-sink.js';
 import { KafkaSink } from './kafka-sink.js';
+import type { KafkaClientSecurity } from '../ingest/kafka-client-security.js';
 import { OtlpHttpSink } from './otlp-http-sink.js';
 import type { TraceSink } from './sink.js';
 
@@ -32,6 +33,9 @@ export interface KafkaSinkConfig {
   readonly topic: string;
   /** Record values: `otlp_proto` (default) or `otlp_json`. */
   readonly encoding?: 'otlp_proto' | 'otlp_json';
+  /** SASL and TLS to the brokers (see kafka-client-security.ts). */
+  readonly sasl?: KafkaClientSecurity['sasl'];
+  readonly tls?: KafkaClientSecurity['tls'];
 }
 
 export type SinkConfig = FileSinkConfig | OtlpHttpSinkConfig | KafkaSinkConfig;
@@ -54,6 +58,7 @@ export function createSink(config: SinkConfig, logger: Logger): TraceSink {
         brokers: config.brokers,
         topic: config.topic,
         encoding: config.encoding ?? 'otlp_proto',
+        security: { sasl: config.sasl, tls: config.tls },
         logger,
       });
     default: {

@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Consumer, type EachBatchPayload, type LogEntry } from 'kafkajs';
 import type { Logger } from '../telemetry/logger.js';
+import { kafkajsSecurityOptions, type KafkaClientSecurity } from './kafka-client-security.js';
 
 /**
  * The little of a Kafka group consumer the Kafka source needs. kafkajs stays behind this file:
@@ -75,6 +76,8 @@ export interface KafkajsGroupConsumerOptions {
   readonly maxBytesPerPartition: number;
   /** Longest time the broker holds a fetch open waiting for new records, ms. */
   readonly maxFetchWaitMs: number;
+  /** SASL and TLS to the brokers. Default: plaintext, no authentication. */
+  readonly security?: KafkaClientSecurity;
   readonly logger: Logger;
 }
 
@@ -84,6 +87,7 @@ export function kafkajsGroupConsumer(options: KafkajsGroupConsumerOptions): Grou
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
+    ...kafkajsSecurityOptions(options.security, 'source.tls'),
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => forwardKafkajsLog(logger, entry),
   });

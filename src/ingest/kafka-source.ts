@@ -4,6 +4,7 @@ import { backoffDelayMs, DEFAULT_RETRY, type RetrySettings } from '../forward/re
 import type { DecodedRequest } from '../otlp/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { kafkajsGroupConsumer, type BatchControl, type FetchedBatch, type GroupConsumer, type GroupStatusEvent } from './kafka-group-consumer.js';
+import type { KafkaClientSecurity } from './kafka-client-security.js';
 import { decodeKafkaBatch, POISON_REASONS, type KafkaEncoding, type PoisonReason, type PoisonRecord } from './kafka-message-decoding.js';
 import type { Intake } from './otlp-http-receiver.js';
 
@@ -39,6 +40,8 @@ export interface KafkaSourceOptions {
   readonly logger: Logger;
   /** Kafka client id, shown in broker logs and quotas. Default `tailsift`. */
   readonly clientId?: string;
+  /** SASL and TLS to the brokers. Default: plaintext, no authentication. */
+  readonly security?: KafkaClientSecurity;
   /**
    * Where a group without committed offsets starts. Default `earliest`: records already in the
    * topic when a group first starts are consumed, not skipped.
@@ -192,6 +195,7 @@ export class KafkaSource {
         sessionTimeoutMs,
         maxBytesPerPartition: options.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION,
         maxFetchWaitMs: options.maxFetchWaitMs ?? DEFAULT_MAX_FETCH_WAIT_MS,
+        security: options.security,
         logger: this.logger,
       });
     this.consumer.onStatus((event) => this.onStatus(event));

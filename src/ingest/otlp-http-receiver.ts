@@ -4,6 +4,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { decodeJsonRequest, decodeProtobufRequest } from '../otlp/index.js';
 import type { DecodedRequest } from '../otlp/types.js';
 import type { Logger } from '../telemetry/logger.js';
+import { BearerTokenCheck } from './bearer-token.js';
 import { discardRemaining, readRequestBody } from './request-body.js';
 import { encodeRpcStatus, RpcCode, type BodyEncoding } from './rpc-status.js';
 
@@ -22,6 +23,11 @@ export interface OtlpHttpReceiverOptions {
   readonly port: number;
   /** Largest request body, bytes, as sent and again after gzip decompression. Default 16 MiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * When set, every request must carry `Authorization: Bearer <token>`; any other gets 401
+   * before its body is read. Default: none (no authentication).
+   */
+  readonly bearerToken?: string;
   readonly intake: Intake;
   readonly logger: Logger;
   /** Shortest time between two aggregated log lines about refused requests, ms. Default 10 s. */
@@ -42,6 +48,7 @@ export type RequestOutcome =
   | 'aborted';
 
 export type RejectReason =
+  | 'unauthenticated'
   | 'not_found'
   | 'method_not_allowed'
   | 'unsupported_media_type'
@@ -67,6 +74,7 @@ export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 const TRACES_PATH = '/v1/traces';
 
 const OUTCOME_OF: Record<RejectReason, RequestOutcome> = {
+  unauthenticated: 'rejected',
   not_found: 'rejected',
   method_not_allowed: 'rejected',
   unsupported_media_type: 'rejected',
@@ -82,6 +90,7 @@ const OUTCOME_OF: Record<RejectReason, RequestOutcome> = {
 type AnsweredReason = Exclude<RejectReason, 'aborted'>;
 
 const STATUS_OF: Record<AnsweredReason, number> = {
+  unauthenticated: 401,
   not_found: 404,
   method_not_allowed: 405,
   unsupported_media_type: 415,
@@ -95,6 +104,7 @@ const STATUS_OF: Record<AnsweredReason, number> = {
 
 const RPC_CODE_OF: Record<number, number> = {
   400: RpcCode.INVALID_ARGUMENT,
+  401: RpcCode.UNAUTHENTICATED,
   404: RpcCode.NOT_FOUND,
   405: RpcCode.UNIMPLEMENTED,
   413: RpcCode.RESOURCE_EXHAUSTED,
@@ -130,6 +140,7 @@ export class OtlpHttpReceiver {
   private readonly intake: Intake;
   private readonly logger: Logger;
   private readonly rejectLogIntervalMs: number;
+  private readonly auth: BearerTokenCheck | undefined;
 
   private server: Server | undefined;
   private starting: Promise<{ host: string; port: number }> | undefined;
@@ -146,6 +157,7 @@ export class OtlpHttpReceiver {
     aborted: 0,
   };
   private readonly rejected: Record<RejectReason, number> = {
+    unauthenticated: 0,
     not_found: 0,
     method_not_allowed: 0,
     unsupported_media_type: 0,
@@ -175,6 +187,7 @@ export class OtlpHttpReceiver {
     this.intake = options.intake;
     this.logger = options.logger;
     this.rejectLogIntervalMs = options.rejectLogIntervalMs ?? 10_000;
+    this.auth = options.bearerToken === undefined ? undefined : new BearerTokenCheck(options.bearerToken);
   }
 
   /** Starts listening. Idempotent; resolves with the bound address (the real port when 0 was asked). */
@@ -255,6 +268,13 @@ export class OtlpHttpReceiver {
     const contentType = req.headers['content-type'];
     const encoding = bodyEncodingOf(contentType);
     const replyEncoding = encoding ?? 'json';
+
+    // First of all, so a client without the token learns nothing, not even which paths exist.
+    if (this.auth !== undefined && !this.auth.accepts(req.headers.authorization)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="tailsift"');
+      this.fail(req, res, 'unauthenticated', 'missing or wrong bearer token; send Authorization: Bearer <token>', replyEncoding);
+      return;
+    }
 
     const path = pathOf(req.url);
     if (path !== TRACES_PATH) {

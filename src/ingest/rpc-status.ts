@@ -13,6 +13,7 @@ export const RpcCode = {
   RESOURCE_EXHAUSTED: 8,
   UNIMPLEMENTED: 12,
   UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 } as const;
 
 export interface RpcStatus {

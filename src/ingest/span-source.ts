@@ -1,5 +1,6 @@
 import type { SourceConfig } from '../config/engine-config.js';
 import type { Logger } from '../telemetry/logger.js';
+import { KafkaDeadLetter } from './kafka-dead-letter.js';
 import { KafkaSource, type KafkaSourceCounters } from './kafka-source.js';
 import { OtlpHttpReceiver, type Intake, type ReceiverCounters } from './otlp-http-receiver.js';
 
@@ -51,9 +52,12 @@ class OtlpHttpSource implements SpanSource {
 }
 
 class KafkaSpanSource implements SpanSource {
+  private stopping: Promise<void> | undefined;
+
   constructor(
     private readonly source: KafkaSource,
     private readonly url: string,
+    private readonly deadLetter: KafkaDeadLetter | undefined,
   ) {}
 
   async start(): Promise<string> {
@@ -62,7 +66,9 @@ class KafkaSpanSource implements SpanSource {
   }
 
   stop(): Promise<void> {
-    return this.source.stop();
+    // The dead-letter producer closes after the source: a batch in flight may still need it.
+    this.stopping ??= this.source.stop().finally(() => this.deadLetter?.close());
+    return this.stopping;
   }
 
   connected(): boolean {
@@ -77,9 +83,14 @@ class KafkaSpanSource implements SpanSource {
 export function createSource(config: SourceConfig, intake: Intake, logger: Logger): SpanSource {
   if (config.type === 'otlp-http') {
     return new OtlpHttpSource(
-      new OtlpHttpReceiver({ host: config.host, port: config.port, maxBodyBytes: config.maxBodyBytes, intake, logger }),
+      new OtlpHttpReceiver({ host: config.host, port: config.port, maxBodyBytes: config.maxBodyBytes, bearerToken: config.bearerToken, intake, logger }),
     );
   }
+  const security = { sasl: config.sasl, tls: config.tls };
+  const deadLetter =
+    config.deadLetterTopic === undefined
+      ? undefined
+      : new KafkaDeadLetter({ brokers: config.brokers, topic: config.deadLetterTopic, security, logger });
   return new KafkaSpanSource(
     new KafkaSource({
       brokers: config.brokers,
@@ -87,9 +98,12 @@ export function createSource(config: SourceConfig, intake: Intake, logger: Logge
       groupId: config.groupId,
       encoding: config.encoding,
       sessionTimeoutMs: config.sessionTimeout,
+      security,
+      onPoison: deadLetter?.handle,
       intake,
       logger,
     }),
     `kafka://${config.brokers.join(',')}/${config.topic} (group ${config.groupId})`,
+    deadLetter,
   );
 }

@@ -92,7 +92,7 @@ describe('loadEngineConfig with TAILSIFT_* variables', () => {
   it('refuses a setting the chosen variant does not have', async () => {
     const result = await loadEngineConfig(undefined, { env: { TAILSIFT_SOURCE_TOPIC: 'spans' } });
     expect(result.ok).toBe(false);
-    expect(!result.ok && result.problems).toEqual(['env:TAILSIFT_SOURCE_TOPIC: source.topic: unknown key "topic"; valid keys: type, host, port, maxBodyBytes']);
+    expect(!result.ok && result.problems).toEqual(['env:TAILSIFT_SOURCE_TOPIC: source.topic: unknown key "topic"; valid keys: type, host, port, maxBodyBytes, bearerToken']);
   });
 
   it('names the variable that created a list entry missing a key', async () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Redis, type ChainableCommander } from 'ioredis';
+import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import { ConfigError, type TailsiftError } from '../../errors.js';
 import type { TraceFragment } from '../../otlp/types.js';
 import { silentLogger, type Logger } from '../../telemetry/logger.js';
@@ -18,7 +19,7 @@ import { BucketCounts } from './bucket-counts.js';
 import { decodeDecision, encodeDecision } from './decision-codec.js';
 import { EnvelopeCache } from './envelope-cache.js';
 import { compactFragment, rawRecord, rebuildFragment, referencedDigests, type Envelope } from './fragment-envelopes.js';
-import { redisFailure, scriptError, ScriptCode } from './redis-buffer-errors.js';
+import { RedisBufferError, redisFailure, scriptError, ScriptCode } from './redis-buffer-errors.js';
 import { MAX_BUCKETS, RedisKeys, type BucketKeys } from './redis-keys.js';
 import {
   defineBufferScripts,
@@ -30,9 +31,25 @@ import {
   type ScriptVerb,
 } from './redis-scripts.js';
 
+/** TLS to Redis: PEM files to trust and to present, read when the buffer connects. */
+export interface RedisTlsFiles {
+  /** Certificate authorities to trust instead of the system ones. */
+  readonly ca?: string;
+  /** This client's certificate, for servers that ask for one (`tls-auth-clients yes`). */
+  readonly cert?: string;
+  readonly key?: string;
+  /** Refuse a server certificate that does not verify. Default true. */
+  readonly rejectUnauthorized?: boolean;
+}
+
 export interface RedisTraceBufferOptions {
-  /** Redis server URL (`redis://host:port`); the buffer opens and closes its own connection. */
+  /**
+   * Redis server URL, `redis://[user:password@]host:port[/db]` or `rediss://` for TLS; the
+   * buffer opens and closes its own connection.
+   */
   readonly url?: string;
+  /** TLS settings for the connection `url` opens; giving them turns TLS on even with `redis://`. */
+  readonly tls?: RedisTlsFiles;
   /**
    * An open connection to use instead of `url`. The buffer registers its scripts on it and
    * leaves closing it to its owner. Give it `enableOfflineQueue: false` and
@@ -162,26 +179,29 @@ export class RedisTraceBuffer implements TraceBuffer {
     if (problems.length > 0) throw new ConfigError(problems);
     const scripts = await loadBufferScripts();
     const owned = options.redis === undefined;
-    const redis =
-      options.redis ??
-      new Redis(options.url as string, {
-        lazyConnect: true,
-        // Fail fast while Redis is down: the caller slows intake or retries next round, and
-        // ioredis keeps reconnecting in the background. Nothing is queued or resent blindly.
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        autoResendUnfulfilledCommands: false,
-      });
+    const redis = options.redis ?? new Redis(options.url as string, redisConnectionOptions(options.tls));
     defineBufferScripts(redis, scripts);
     const buffer = new RedisTraceBuffer(redis, owned, scripts, options.settings, options);
     if (owned) {
-      buffer.watchConnection();
+      // ioredis rejects a failed connect with "Connection is closed"; the reason (refused
+      // credentials, an untrusted certificate) comes as an error event just before.
+      let reason: Error | undefined;
+      const noteReason = (err: Error): void => {
+        reason ??= err;
+      };
+      redis.on('error', noteReason);
       try {
         await redis.connect();
       } catch (err) {
+        // Errors still in flight on the closing socket have nobody else to go to.
+        redis.on('error', () => undefined);
         redis.disconnect();
-        throw redisFailure(err, 'connect');
+        throw connectFailure(reason ?? err);
+      } finally {
+        redis.off('error', noteReason);
       }
+      // Only now: a start that fails is reported once, by the error above, not as an outage too.
+      buffer.watchConnection();
     }
     try {
       await buffer.readAllCounts();
@@ -593,6 +613,52 @@ function claimTokenOf(trace: DueTrace): string | undefined {
 
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+/**
+ * The ioredis options of the buffer's own connection. The URL (passed to ioredis separately)
+ * carries user, password, database and `rediss://`; `tls` adds the files to trust and present.
+ */
+export function redisConnectionOptions(tls?: RedisTlsFiles): RedisOptions {
+  return {
+    lazyConnect: true,
+    // Fail fast while Redis is down: the caller slows intake or retries next round, and
+    // ioredis keeps reconnecting in the background. Nothing is queued or resent blindly.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    ...(tls === undefined
+      ? {}
+      : {
+          tls: {
+            ...(tls.ca === undefined ? {} : { ca: readPem(tls.ca, 'ca') }),
+            ...(tls.cert === undefined ? {} : { cert: readPem(tls.cert, 'cert') }),
+            ...(tls.key === undefined ? {} : { key: readPem(tls.key, 'key') }),
+            rejectUnauthorized: tls.rejectUnauthorized ?? true,
+          },
+        }),
+  };
+}
+
+function readPem(path: string, name: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError([`buffer.tls.${name}: cannot read ${path}: ${(err as Error).message}`]);
+  }
+}
+
+/** Refused credentials are not an outage: retrying will not help, the config must change. */
+function connectFailure(err: unknown): TailsiftError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(message)) {
+    return new RedisBufferError(
+      'BUFFER_AUTH_FAILED',
+      `Redis trace buffer: Redis refused to let us in (${message}); check the user and password in buffer.url`,
+      { cause: err },
+    );
+  }
+  return redisFailure(err, 'connect');
 }
 
 function checkOptions(o: RedisTraceBufferOptions): string[] {
