@@ -164,7 +164,7 @@ export class DecisionLoop {
   acceptLate(late: readonly LateFragment[]): void {
     for (const l of late) {
       if (l.decision.keep) {
-        this.lateKept.push({ bytes: annotateSpans(l.fragment.bytes, decisionAttributes(l.decision)), spans: l.fragment.spanCount });
+        this.lateKept.push({ bytes: annotateSpans(l.fragment.bytes, this.keptReasons(l.fragment.traceId, l.decision)), spans: l.fragment.spanCount });
         this.o.stats.lateSpansKept += l.fragment.spanCount;
       } else {
         this.o.stats.lateSpansDropped += l.fragment.spanCount;
@@ -197,8 +197,7 @@ export class DecisionLoop {
     const parts: Uint8Array[] = [];
     let spans = 0;
     for (const k of kept) {
-      const extra = this.o.keptAttributes?.(k.due.traceId);
-      const reasons = extra === undefined || extra.length === 0 ? decisionAttributes(k.decision) : [...decisionAttributes(k.decision), ...extra];
+      const reasons = this.keptReasons(k.due.traceId, k.decision);
       for (const fragment of k.fragments) parts.push(annotateSpans(fragment, reasons));
       spans += k.spans;
     }
@@ -245,6 +244,13 @@ export class DecisionLoop {
     return { decision, views };
   }
 
+  /** The attributes every kept span gets: why it was kept, and the anomaly when there was one. */
+  private keptReasons(traceId: string, decision: { readonly policy: string | undefined; readonly sampleRate?: number }): readonly SpanAttribute[] {
+    const extra = this.o.keptAttributes?.(traceId);
+    const reasons = decisionAttributes(decision);
+    return extra === undefined || extra.length === 0 ? reasons : [...reasons, ...extra];
+  }
+
   /** Counts a trace the buffer made due early because it reached a per-trace limit. */
   private countLimits(spanCount: number, fragments: readonly Uint8Array[]): void {
     const { maxSpansPerTrace, maxTraceBytes } = this.o.limits ?? {};
@@ -274,7 +280,7 @@ export class DecisionLoop {
     for (const bytes of late) {
       const spans = countSpans(bytes);
       if (x.decision.keep) {
-        this.lateKept.push({ bytes: annotateSpans(bytes, decisionAttributes(x.decision)), spans });
+        this.lateKept.push({ bytes: annotateSpans(bytes, this.keptReasons(x.due.traceId, x.decision)), spans });
         stats.lateSpansKept += spans;
       } else {
         stats.lateSpansDropped += spans;

@@ -6,7 +6,6 @@ export { buildSummary, formatSummaryText, keptDiff, type ReplaySummary, type Pol
 export { renderHtmlReport, timeBuckets, type ReportOptions } from './html-report.js';
 export { ReplayDriver, type ReplayDriverOptions, type ReplayDriverResult } from './replay-driver.js';
 export { ReplayAnomalies, alertLines, type ReplayAnomaliesOptions } from './replay-anomalies.js';
-export { AnomalyAttributesSink, annotateByTrace } from './anomaly-attributes-sink.js';
 export { listInputFiles, detectFormat, type InputFile, type InputFormat } from './input-files.js';
 export { readInputRequests, decodeJsonLine, type InputRequest } from './input-reader.js';
 export { detectFraming, type Framing, type FramedFile } from './protobuf-framing.js';

@@ -3,13 +3,11 @@ import { MemoryTraceBuffer } from '../buffer/memory/memory-trace-buffer.js';
 import type { CompletionSettings } from '../buffer/trace-buffer.js';
 import { DecisionLoop } from '../decide/decision-loop.js';
 import type { TraceSink } from '../forward/sink.js';
-import type { SpanAttribute } from '../otlp/annotate-spans.js';
 import type { DecodedRequest } from '../otlp/types.js';
 import type { EvalContext, PolicySet, TraceDecision, TraceView } from '../policies/evaluator.js';
 import type { OrderedPolicySet } from '../policies/policy-set.js';
 import { EngineStats } from '../telemetry/engine-stats.js';
 import type { Logger } from '../telemetry/logger.js';
-import { AnomalyAttributesSink } from './anomaly-attributes-sink.js';
 import { EventTimeClock } from './event-time-clock.js';
 import { ReplayRecorder } from './replay-recorder.js';
 import { ReplayInputError } from './replay-errors.js';
@@ -39,12 +37,6 @@ export interface ReplayRunOptions {
 }
 
 /**
- * Kept anomalous traces whose attributes are remembered for their spans, late ones included;
- * as many as the baselines remember anomalies.
- */
-const ANNOTATED_TRACES = 10_000;
-
-/**
  * One policy file replayed through the engine's own parts (MemoryTraceBuffer, DecisionLoop,
  * the policy set, the sinks), driven in event time. With the baselines stage, kept traces it
  * found anomalous carry the anomaly's attributes to the sinks, and every kept trace is handed
@@ -66,18 +58,18 @@ export class ReplayRun {
   private readonly buffer: MemoryTraceBuffer;
   private readonly loop: DecisionLoop;
   private readonly settings: CompletionSettings;
-  private readonly anomalyAttributes = new Map<string, readonly SpanAttribute[]>();
 
   constructor(private readonly options: ReplayRunOptions) {
     this.settings = options.settings;
     this.recorder = new ReplayRecorder(options.policySet.policyNames, { keepTraceRecords: options.keepTraceRecords });
     this.buffer = new MemoryTraceBuffer(options.settings);
     const recording = new RecordingPolicySet(options.policySet, options.analysisSet, this.recorder, (trace, decision, nowMs) => this.noteDecision(trace, decision, nowMs));
-    const sinks = options.baselines === undefined ? options.sinks : options.sinks.map((s) => new AnomalyAttributesSink(s, this.anomalyAttributes));
     this.loop = new DecisionLoop({
       buffer: this.buffer,
       policies: () => recording,
-      sinks,
+      sinks: options.sinks,
+      // Kept anomalous traces carry the anomaly's score and reason, as live.
+      keptAttributes: options.baselines === undefined ? undefined : (traceId) => options.baselines!.attributesFor(traceId),
       clock: this.clock,
       stats: this.stats,
       logger: options.logger,
@@ -143,19 +135,7 @@ export class ReplayRun {
   /** The real decision on a trace, before anything else evaluates it: a kept one's anomaly and exemplar. */
   private noteDecision(trace: TraceView, decision: TraceDecision, nowMs: number): void {
     if (!decision.keep) return;
-    const { baselines, onKept } = this.options;
-    if (baselines !== undefined) {
-      const attrs = baselines.attributesFor(trace.traceId);
-      if (attrs.length > 0) {
-        this.anomalyAttributes.delete(trace.traceId);
-        this.anomalyAttributes.set(trace.traceId, attrs);
-        if (this.anomalyAttributes.size > ANNOTATED_TRACES) {
-          const oldest = this.anomalyAttributes.keys().next().value;
-          if (oldest !== undefined) this.anomalyAttributes.delete(oldest);
-        }
-      }
-    }
-    onKept?.(trace, nowMs);
+    this.options.onKept?.(trace, nowMs);
   }
 
   /**
