@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationMs, withDefault } from '../baselines/config.js';
+import { durationMs, withDefault } from '../config/schema-fields.js';
 
 /**
  * The `alerts` section of the engine config: when a departure becomes an incident, how often

@@ -1,33 +1,11 @@
 import { z } from 'zod';
-import { parseDuration } from '../config/duration.js';
+import { defaultType, durationMs, redisUrl, withDefault } from '../config/schema-fields.js';
 
 /**
  * The `baselines` section of the engine config: how per-(service, operation) baselines are
  * kept, where they are shared, and when an operation's recent behaviour counts as departing
  * from them. Every key is optional; the schema is the single source of the defaults.
  */
-
-/** A field with its default; the description states the default. */
-export function withDefault<T extends z.ZodType>(schema: T, value: z.input<T>, text: string, shown?: string) {
-  const defaultText = shown ?? (typeof value === 'string' ? `"${value}"` : JSON.stringify(value));
-  return schema.prefault(value as never).describe(`${text} Default: ${defaultText}.`);
-}
-
-/** A Go-style duration string ("30s") that becomes milliseconds, above 0. */
-export const durationMs = z.unknown().transform((value, ctx) => {
-  const parsed = parseDuration(value);
-  if (!parsed.ok) {
-    ctx.issues.push({ code: 'custom', message: parsed.error, input: value });
-    return z.NEVER;
-  }
-  if (parsed.ms <= 0) {
-    ctx.issues.push({ code: 'custom', message: `must be longer than 0s, got "${String(value)}"`, input: value });
-    return z.NEVER;
-  }
-  return parsed.ms;
-});
-
-const redisUrl = z.string().regex(/^rediss?:\/\/\S+$/, { message: 'expected a redis:// or rediss:// URL, e.g. "redis://127.0.0.1:6379"' });
 
 const memoryStore = z.strictObject({
   type: z.literal('memory').describe('Baselines live in this process: each instance learns from the spans it receives.'),
@@ -39,11 +17,6 @@ const redisStore = z.strictObject({
   prefix: withDefault(z.string().min(1).regex(/^[^{}\s]+$/, { message: 'must not contain spaces or braces' }), 'tailsift', 'Prefix of every key; instances sharing baselines use the same prefix.'),
   flushInterval: withDefault(durationMs, '2s', 'How often this instance writes its counts and reads the merged windows (Go duration; milliseconds once validated).'),
 });
-
-function defaultType(type: string) {
-  return (value: unknown) =>
-    value !== null && typeof value === 'object' && !Array.isArray(value) && !('type' in value) ? { ...value, type } : value;
-}
 
 const storeSchema = z
   .preprocess(defaultType('memory'), z.discriminatedUnion('type', [memoryStore, redisStore]))

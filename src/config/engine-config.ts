@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { defaultType, durationMs, redisUrl, withDefault } from './schema-fields.js';
 import { baselinesConfigProblems, baselinesConfigSchema } from '../baselines/config.js';
 import { alertsConfigProblems, alertsConfigSchema } from '../alerts/config.js';
 import { applyEnvOverrides, overrideOrigin, type EnvOverride } from './env-overrides.js';
@@ -19,12 +19,6 @@ import type { ParsedYaml, PathSegment, Problem } from './yaml-validation.js';
 
 const MIB = 1024 * 1024;
 
-/** A field with its default; the description always states the default, generated from the value. */
-function withDefault<T extends z.ZodType>(schema: T, value: z.input<T>, text: string, shown?: string) {
-  const defaultText = shown ?? (typeof value === 'string' ? `"${value}"` : JSON.stringify(value));
-  return schema.prefault(value as never).describe(`${text} Default: ${defaultText}.`);
-}
-
 const hostSchema = z.string().min(1);
 const portSchema = z.number().int().min(0).max(65535);
 
@@ -34,19 +28,6 @@ const brokerSchema = z
 
 const brokersSchema = z.array(brokerSchema).min(1);
 const kafkaEncoding = z.enum(['otlp_proto', 'otlp_json']);
-
-const durationMs = z.unknown().transform((value, ctx) => {
-  const parsed = parseDuration(value);
-  if (!parsed.ok) {
-    ctx.issues.push({ code: 'custom', message: parsed.error, input: value });
-    return z.NEVER;
-  }
-  if (parsed.ms <= 0) {
-    ctx.issues.push({ code: 'custom', message: `must be longer than 0s, got "${String(value)}"`, input: value });
-    return z.NEVER;
-  }
-  return parsed.ms;
-});
 
 const httpUrl = z.string().refine(
   (value) => {
@@ -60,7 +41,6 @@ const httpUrl = z.string().refine(
   { message: 'expected an http:// or https:// URL, e.g. "http://127.0.0.1:4318/v1/traces"' },
 );
 
-const redisUrl = z.string().regex(/^rediss?:\/\/\S+$/, { message: 'expected a redis:// or rediss:// URL, e.g. "redis://127.0.0.1:6379"' });
 
 /** Files of a TLS client: who to trust, and this client's own certificate when the server asks for one. */
 const tlsFilesSchema = z.strictObject({
@@ -119,12 +99,6 @@ const kafkaSource = z.strictObject({
   sasl: kafkaSaslSchema,
   tls: kafkaTlsSchema,
 });
-
-/** A map without `type` means the default variant, so `source: { port: 9000 }` works. */
-function defaultType(type: string) {
-  return (value: unknown) =>
-    value !== null && typeof value === 'object' && !Array.isArray(value) && !('type' in value) ? { ...value, type } : value;
-}
 
 const sourceSchema = z
   .preprocess(defaultType('otlp-http'), z.discriminatedUnion('type', [otlpHttpSource, kafkaSource]))
