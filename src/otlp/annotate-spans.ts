@@ -1,4 +1,5 @@
 import { ProtobufReader } from './protobuf-reader.js';
+import { varintSize, writeVarint } from './varint-writer.js';
 
 /** One attribute to add to spans: strings become `string_value`, numbers `double_value`. */
 export interface SpanAttribute {
@@ -320,20 +321,3 @@ function varintBytes(value: number): number[] {
   return [...out.subarray(0, writeVarint(out, 0, value))];
 }
 
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(out: Uint8Array, p: number, v: number): number {
-  while (v >= 0x80) {
-    out[p++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  out[p++] = v;
-  return p;
-}

@@ -17,6 +17,7 @@ import {
   validateResource,
   validateScope,
 } from './wire-validation.js';
+import { varintSize, writeVarint } from './varint-writer.js';
 
 export interface DecodeOptions {
   /**
@@ -565,25 +566,6 @@ function sizeFragment(spans: readonly ProtobufSpanView[]): number {
   resourceRunSizes.push(resourceSize);
   total += 1 + varintSize(resourceSize) + resourceSize;
   return total;
-}
-
-function varintSize(v: number): number {
-  if (v < 0x80) return 1;
-  if (v < 0x4000) return 2;
-  if (v < 0x200000) return 3;
-  if (v < 0x10000000) return 4;
-  let n = 5;
-  for (let x = Math.floor(v / 0x800000000); x > 0; x = Math.floor(x / 128)) n++;
-  return n;
-}
-
-function writeVarint(out: Uint8Array, p: number, v: number): number {
-  while (v >= 0x80) {
-    out[p++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  out[p++] = v;
-  return p;
 }
 
 function copyRanges(out: Uint8Array, p: number, buf: Uint8Array, ranges: readonly number[]): number {

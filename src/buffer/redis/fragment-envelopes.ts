@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { OtlpDecodeError } from '../../errors.js';
 import { ProtobufReader } from '../../otlp/protobuf-reader.js';
+import { varintSize, writeVarint } from '../../otlp/varint-writer.js';
 
 /**
  * The compact stored form of a fragment.
@@ -406,20 +407,3 @@ class RecordReader {
   }
 }
 
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(out: Uint8Array, p: number, v: number): number {
-  while (v >= 0x80) {
-    out[p++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  out[p++] = v;
-  return p;
-}
