@@ -91,7 +91,7 @@ class ValueCutter {
       const tag = r.tag();
       const child = (tag & 7) === WIRE_LEN ? fields[tag >>> 3] : undefined;
       if (child === undefined) {
-        r.skip(tag & 7);
+        r.skipField(tag & 7);
         continue;
       }
       const len = r.length();

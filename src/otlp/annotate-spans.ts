@@ -90,7 +90,7 @@ class SpanAnnotator {
         r.leave(outer);
         size += 1 + varintSize(inner) + inner;
       } else {
-        r.skip(t & 7);
+        r.skipField(t & 7);
         size += r.pos - at;
       }
     }
@@ -110,7 +110,7 @@ class SpanAnnotator {
         r.leave(outer);
         size += 1 + varintSize(inner) + inner;
       } else {
-        r.skip(t & 7);
+        r.skipField(t & 7);
         size += r.pos - at;
       }
     }
@@ -131,7 +131,7 @@ class SpanAnnotator {
         r.leave(outer);
         size += 1 + varintSize(inner) + inner;
       } else {
-        r.skip(t & 7);
+        r.skipField(t & 7);
         size += r.pos - at;
       }
     }
@@ -152,7 +152,7 @@ class SpanAnnotator {
         if (this.hasOneOfOurKeys(r.pos, end)) replaced += end - at;
         r.pos = end;
       } else {
-        r.skip(t & 7);
+        r.skipField(t & 7);
       }
     }
     const size = r.pos - start - replaced + this.extra.length;
@@ -171,7 +171,7 @@ class SpanAnnotator {
         this.writeResourceSpans();
         r.leave(outer);
       } else {
-        r.skip(t & 7);
+        r.skipField(t & 7);
         this.copy(at, r.pos);
       }
     }
@@ -188,7 +188,7 @@ class SpanAnnotator {
         this.writeScopeSpans();
         r.leave(outer);
       } else {
-        r.skip(t & 7);
+        r.skipField(t & 7);
         this.copy(at, r.pos);
       }
     }
@@ -205,7 +205,7 @@ class SpanAnnotator {
         this.writeSpan(size);
         r.leave(outer);
       } else {
-        r.skip(t & 7);
+        r.skipField(t & 7);
         this.copy(at, r.pos);
       }
     }
@@ -227,7 +227,7 @@ class SpanAnnotator {
           if (!this.hasOneOfOurKeys(r.pos, end)) this.copy(at, end);
           r.pos = end;
         } else {
-          r.skip(t & 7);
+          r.skipField(t & 7);
           this.copy(at, r.pos);
         }
       }
@@ -275,7 +275,7 @@ class SpanAnnotator {
         keyAt = r.pos;
         r.pos += keyLen;
       } else {
-        r.skip(t & 7);
+        r.skipField(t & 7);
       }
     }
     r.pos = savedPos;

@@ -31,7 +31,7 @@ export function readAttributeFields(
       readKeyValueInto(r, into);
       r.leave(outer);
     } else {
-      r.skip(t & 7);
+      r.skipField(t & 7);
     }
   }
 }
@@ -51,7 +51,7 @@ function readKeyValueInto(r: ProtobufReader, into: Map<string, AttrValue> | Reco
       value = readAnyValue(r);
       r.leave(outer);
     } else {
-      r.skip(t & 7);
+      r.skipField(t & 7);
     }
   }
   if (value === undefined) return;
@@ -106,7 +106,7 @@ export function readAnyValue(r: ProtobufReader): AttrValue | undefined {
         value = undefined;
         break;
       default:
-        r.skip(t & 7);
+        r.skipField(t & 7);
     }
   }
   return value;
@@ -122,7 +122,7 @@ function readArrayValue(r: ProtobufReader): AttrValue[] {
       r.leave(outer);
       if (v !== undefined) values.push(v);
     } else {
-      r.skip(t & 7);
+      r.skipField(t & 7);
     }
   }
   return values;
@@ -138,7 +138,7 @@ function readKeyValueList(r: ProtobufReader): { [key: string]: AttrValue } {
       readKeyValueInto(r, values);
       r.leave(outer);
     } else {
-      r.skip(t & 7);
+      r.skipField(t & 7);
     }
   }
   return values;
@@ -151,7 +151,7 @@ export function readSpanEvents(buf: Uint8Array, start: number, end: number): Spa
   while (r.pos < r.end) {
     const t = r.tag();
     if (t !== 0x5a) {
-      r.skip(t & 7);
+      r.skipField(t & 7);
       continue;
     }
     const outer = r.enter();
@@ -169,7 +169,7 @@ export function readSpanEvents(buf: Uint8Array, start: number, end: number): Spa
         r.pos += len;
       } else {
         if (et === 0x1a) hasAttributes = true;
-        r.skip(et & 7);
+        r.skipField(et & 7);
       }
     }
     const attributes = new Map<string, AttrValue>();

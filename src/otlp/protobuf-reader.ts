@@ -187,7 +187,7 @@ export class ProtobufReader {
   }
 
   /** Skips one field's value of the given wire type (from `tag`, so never a group). */
-  skip(wireType: number): void {
+  skipField(wireType: number): void {
     switch (wireType) {
       case WIRE_VARINT:
         this.skipVarint();

@@ -74,7 +74,7 @@ export const STATUS = shape('Status', { 2: ['message', 2], 3: ['code', 0] });
 export function skipOther(r: ProtobufReader, tag: number, message: MessageShape): void {
   const known = message.fields[tag >>> 3];
   if (known !== undefined) throw wrongWireType(`${message.name}.${known[0]}`, tag & 7, known[1], r.pos);
-  r.skip(tag & 7);
+  r.skipField(tag & 7);
 }
 
 function skipBytes(r: ProtobufReader): void {

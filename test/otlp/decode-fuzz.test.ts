@@ -85,7 +85,7 @@ function countField(view: ProtobufSpanView, wantedTag: number): number {
   while (!r.atEnd()) {
     const t = r.tag();
     if (t === wantedTag) count++;
-    r.skip(t & 7);
+    r.skipField(t & 7);
   }
   return count;
 }

@@ -82,7 +82,7 @@ describe('ProtobufReader tags, skipping and nesting', () => {
   it('skips a field of every wire type', () => {
     const buf = cat(vi(1, 2n ** 63n), fixed64(2, 1n), ld(3, new Uint8Array(300)), fixed32(4, 1), vi(5, 9));
     const r = new ProtobufReader(buf);
-    for (let i = 0; i < 4; i++) r.skip(r.tag() & 7);
+    for (let i = 0; i < 4; i++) r.skipField(r.tag() & 7);
     expect(r.tag()).toBe(0x28);
     expect(r.varint32()).toBe(9);
     expect(r.atEnd()).toBe(true);

@@ -351,7 +351,7 @@ function parseResourceSpans(bytes: Uint8Array, message: Range): ResourcePart | u
 function skipEnvelopeFields(r: ProtobufReader): void {
   while (r.pos < r.end && r.buf[r.pos] !== 0x12) {
     const tag = r.tag();
-    r.skip(tag & 7);
+    r.skipField(tag & 7);
   }
 }
 
