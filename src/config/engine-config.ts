@@ -178,7 +178,14 @@ const kafkaSink = z.strictObject({
   tls: kafkaTlsSchema,
 });
 
-const sinkSchema = z.discriminatedUnion('type', [fileSink, otlpHttpSink, kafkaSink]);
+const zipkinSink = z.strictObject({
+  type: z.literal('zipkin').describe('POST kept traces to a Zipkin server as Zipkin v2 JSON, mapped as the OpenTelemetry specification defines for Zipkin.'),
+  endpoint: httpUrl.describe('Full URL of the span API, e.g. "http://127.0.0.1:9411/api/v2/spans". Required.'),
+  // Written as a Go duration; the validated config holds milliseconds.
+  timeout: withDefault(durationMs, '10s', 'Time allowed for one request (Go duration; milliseconds once validated).'),
+});
+
+const sinkSchema = z.discriminatedUnion('type', [fileSink, otlpHttpSink, kafkaSink, zipkinSink]);
 
 const adminSchema = z
   .strictObject({

@@ -5,6 +5,7 @@ import { KafkaSink } from './kafka-sink.js';
 import type { KafkaClientSecurity } from '../ingest/kafka-client-security.js';
 import { OtlpHttpSink } from './otlp-http-sink.js';
 import type { TraceSink } from './sink.js';
+import { ZipkinSink } from './zipkin-sink.js';
 
 /** `{ type: file }`: OTLP/JSON lines appended to a file. */
 export interface FileSinkConfig {
@@ -38,7 +39,16 @@ export interface KafkaSinkConfig {
   readonly tls?: KafkaClientSecurity['tls'];
 }
 
-export type SinkConfig = FileSinkConfig | OtlpHttpSinkConfig | KafkaSinkConfig;
+/** `{ type: zipkin }`: POST Zipkin v2 JSON to a Zipkin server's span API. */
+export interface ZipkinSinkConfig {
+  readonly type: 'zipkin';
+  /** Full URL, e.g. `http://127.0.0.1:9411/api/v2/spans`. */
+  readonly endpoint: string;
+  /** Time limit of one attempt, ms. Default 10 s. */
+  readonly timeout?: number;
+}
+
+export type SinkConfig = FileSinkConfig | OtlpHttpSinkConfig | KafkaSinkConfig | ZipkinSinkConfig;
 
 /** Builds the sink a validated `sinks:` entry describes. */
 export function createSink(config: SinkConfig, logger: Logger): TraceSink {
@@ -60,6 +70,11 @@ export function createSink(config: SinkConfig, logger: Logger): TraceSink {
         encoding: config.encoding ?? 'otlp_proto',
         security: { sasl: config.sasl, tls: config.tls },
         logger,
+      });
+    case 'zipkin':
+      return new ZipkinSink({
+        endpoint: config.endpoint,
+        ...(config.timeout === undefined ? {} : { timeoutMs: config.timeout }),
       });
     default: {
       const unknown: never = config;

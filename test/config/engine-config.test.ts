@@ -161,7 +161,7 @@ describe('engine config validation', () => {
         'tailsift.yaml:7:5: sinks[0].endpoint: missing required key "endpoint"',
         'tailsift.yaml:8:15: sinks[0].encoding: invalid value "jsn"; did you mean "json"?',
         'tailsift.yaml:9:14: sinks[0].timeout: 5 is a bare number, not a duration; add a unit, e.g. "5s" or "5ms"',
-        'tailsift.yaml:10:11: sinks[1].type: unknown type "s3"; expected one of: file, otlp-http, kafka',
+        'tailsift.yaml:10:11: sinks[1].type: unknown type "s3"; expected one of: file, otlp-http, kafka, zipkin',
         'tailsift.yaml:11:16: admin.port: 70000 is too big; must be at most 65535',
         'tailsift.yaml:12:1: metrics: unknown key "metrics"; valid keys: source, buffer, policies, sinks, admin, limits, baselines, alerts',
       ],

@@ -97,7 +97,7 @@ describe('loadEngineConfig with TAILSIFT_* variables', () => {
 
   it('names the variable that created a list entry missing a key', async () => {
     const result = await loadEngineConfig(undefined, { env: { TAILSIFT_SINKS_0_ENDPOINT: 'http://x:4318/v1/traces' } });
-    expect(!result.ok && result.problems).toEqual(['env:TAILSIFT_SINKS_0_ENDPOINT: sinks[0].type: missing required key "type"; one of: file, otlp-http, kafka']);
+    expect(!result.ok && result.problems).toEqual(['env:TAILSIFT_SINKS_0_ENDPOINT: sinks[0].type: missing required key "type"; one of: file, otlp-http, kafka, zipkin']);
   });
 
   it('adds list entries in order only', async () => {
