@@ -42,6 +42,8 @@ const RESOURCE_SPANS_TAG = 0x0a; // ExportTraceServiceRequest.resource_spans = 1
 const SCOPE_SPANS_TAG = 0x12; // ResourceSpans.scope_spans = 2
 const SPAN_TAG = 0x12; // ScopeSpans.spans = 2
 const ATTRIBUTE_TAG = 0x4a; // Span.attributes = 9
+/** The nested field followed at each depth, from the request down to the spans. */
+const PATH_TAGS = [RESOURCE_SPANS_TAG, SCOPE_SPANS_TAG, SPAN_TAG];
 const KEY_TAG = 0x0a; // KeyValue.key = 1
 
 class SpanAnnotator {
@@ -69,24 +71,30 @@ class SpanAnnotator {
   }
 
   run(): Uint8Array {
-    const total = this.measureRequest();
+    const total = this.measure(0);
     this.out = new Uint8Array(total);
     this.r.pos = 0;
     this.r.end = this.buf.length;
-    this.writeRequest();
+    this.write(0);
     if (this.p !== total) throw new Error(`annotated size mismatch: wrote ${this.p} of ${total} bytes`);
     return this.out;
   }
 
-  private measureRequest(): number {
+  /**
+   * New size of the message being read at `depth` (0: the request, then ResourceSpans,
+   * ScopeSpans); the messages on the path to the spans are recorded in `sizes`.
+   */
+  private measure(depth: number): number {
     const r = this.r;
+    const slot = depth === 0 ? -1 : this.sizes.push(0) - 1;
+    const pathTag = PATH_TAGS[depth];
     let size = 0;
     while (r.pos < r.end) {
       const at = r.pos;
       const t = r.tag();
-      if (t === RESOURCE_SPANS_TAG) {
+      if (t === pathTag) {
         const outer = r.enter();
-        const inner = this.measureResourceSpans();
+        const inner = depth + 1 === PATH_TAGS.length ? this.measureSpan() : this.measure(depth + 1);
         r.leave(outer);
         size += 1 + varintSize(inner) + inner;
       } else {
@@ -94,48 +102,7 @@ class SpanAnnotator {
         size += r.pos - at;
       }
     }
-    return size;
-  }
-
-  private measureResourceSpans(): number {
-    const r = this.r;
-    const slot = this.sizes.push(0) - 1;
-    let size = 0;
-    while (r.pos < r.end) {
-      const at = r.pos;
-      const t = r.tag();
-      if (t === SCOPE_SPANS_TAG) {
-        const outer = r.enter();
-        const inner = this.measureScopeSpans();
-        r.leave(outer);
-        size += 1 + varintSize(inner) + inner;
-      } else {
-        r.skipField(t & 7);
-        size += r.pos - at;
-      }
-    }
-    this.sizes[slot] = size;
-    return size;
-  }
-
-  private measureScopeSpans(): number {
-    const r = this.r;
-    const slot = this.sizes.push(0) - 1;
-    let size = 0;
-    while (r.pos < r.end) {
-      const at = r.pos;
-      const t = r.tag();
-      if (t === SPAN_TAG) {
-        const outer = r.enter();
-        const inner = this.measureSpan();
-        r.leave(outer);
-        size += 1 + varintSize(inner) + inner;
-      } else {
-        r.skipField(t & 7);
-        size += r.pos - at;
-      }
-    }
-    this.sizes[slot] = size;
+    if (slot >= 0) this.sizes[slot] = size;
     return size;
   }
 
@@ -160,49 +127,18 @@ class SpanAnnotator {
     return size;
   }
 
-  private writeRequest(): void {
+  /** Writes the message being read at `depth` with its new lengths, in the order `measure` recorded them. */
+  private write(depth: number): void {
     const r = this.r;
+    const pathTag = PATH_TAGS[depth];
     while (r.pos < r.end) {
       const at = r.pos;
       const t = r.tag();
-      if (t === RESOURCE_SPANS_TAG) {
-        this.header(RESOURCE_SPANS_TAG);
+      if (t === pathTag) {
+        const size = this.header(pathTag);
         const outer = r.enter();
-        this.writeResourceSpans();
-        r.leave(outer);
-      } else {
-        r.skipField(t & 7);
-        this.copy(at, r.pos);
-      }
-    }
-  }
-
-  private writeResourceSpans(): void {
-    const r = this.r;
-    while (r.pos < r.end) {
-      const at = r.pos;
-      const t = r.tag();
-      if (t === SCOPE_SPANS_TAG) {
-        this.header(SCOPE_SPANS_TAG);
-        const outer = r.enter();
-        this.writeScopeSpans();
-        r.leave(outer);
-      } else {
-        r.skipField(t & 7);
-        this.copy(at, r.pos);
-      }
-    }
-  }
-
-  private writeScopeSpans(): void {
-    const r = this.r;
-    while (r.pos < r.end) {
-      const at = r.pos;
-      const t = r.tag();
-      if (t === SPAN_TAG) {
-        const size = this.header(SPAN_TAG);
-        const outer = r.enter();
-        this.writeSpan(size);
+        if (depth + 1 === PATH_TAGS.length) this.writeSpan(size);
+        else this.write(depth + 1);
         r.leave(outer);
       } else {
         r.skipField(t & 7);
