@@ -10,6 +10,7 @@ import { substituteEnvReferences, type Environment, type Substitution } from './
 import { configSecrets } from './redaction.js';
 import { formatPath, formatProblems, parseYaml, readYamlFile, validateParsed } from './yaml-validation.js';
 import type { ParsedYaml, PathSegment, Problem } from './yaml-validation.js';
+import { defOf, unwrap } from './schema-introspection.js';
 
 /**
  * The engine config: where spans come from, where traces wait, which policy file decides,
@@ -497,33 +498,6 @@ export function renderEngineConfigReference(): string {
     }
   }
   return lines.join('\n');
-}
-
-interface DefView {
-  readonly type: string;
-  readonly shape?: Record<string, z.ZodType>;
-  readonly innerType?: z.ZodType;
-  readonly in?: z.ZodType;
-  readonly out?: z.ZodType;
-  readonly options?: readonly z.ZodType[];
-  readonly element?: z.ZodType;
-  readonly values?: readonly unknown[];
-  readonly entries?: Record<string, string>;
-  readonly valueType?: z.ZodType;
-}
-
-function defOf(schema: z.ZodType): DefView {
-  return (schema as unknown as { _zod: { def: DefView } })._zod.def;
-}
-
-function unwrap(schema: z.ZodType): z.ZodType {
-  let current = schema;
-  for (;;) {
-    const def = defOf(current);
-    if (def.innerType && ['optional', 'default', 'prefault', 'nullable', 'readonly'].includes(def.type)) current = def.innerType;
-    else if (def.type === 'pipe' && def.in && def.out) current = defOf(def.in).type === 'transform' ? def.out : def.in;
-    else return current;
-  }
 }
 
 function objectVariants(schema: z.ZodType): { shape: Record<string, z.ZodType> }[] {

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Environment } from './env-substitution.js';
 import { formatPath, suggest, type PathSegment } from './yaml-validation.js';
+import { defOf, unwrap } from './schema-introspection.js';
 
 /**
  * Engine config settings from `TAILSIFT_*` environment variables, for deployments that set a
@@ -225,28 +226,4 @@ function setAt(root: unknown, path: readonly PathSegment[], value: unknown): Pla
   if (!child.ok) return child;
   record[key] = child.root;
   return { ok: true, root: record };
-}
-
-interface DefView {
-  readonly type: string;
-  readonly shape?: Record<string, z.ZodType>;
-  readonly innerType?: z.ZodType;
-  readonly in?: z.ZodType;
-  readonly out?: z.ZodType;
-  readonly options?: readonly z.ZodType[];
-  readonly element?: z.ZodType;
-}
-
-function defOf(schema: z.ZodType): DefView {
-  return (schema as unknown as { _zod: { def: DefView } })._zod.def;
-}
-
-function unwrap(schema: z.ZodType): z.ZodType {
-  let current = schema;
-  for (;;) {
-    const def = defOf(current);
-    if (def.innerType && ['optional', 'default', 'prefault', 'nullable', 'readonly'].includes(def.type)) current = def.innerType;
-    else if (def.type === 'pipe' && def.in && def.out) current = defOf(def.in).type === 'transform' ? def.out : def.in;
-    else return current;
-  }
 }

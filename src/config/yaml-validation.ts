@@ -3,6 +3,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node, Pair, ScalarTag } from 'yaml';
 import type { z } from 'zod';
+import { defOf, type SchemaDef } from './schema-introspection.js';
 
 /**
  * YAML files validated against a zod schema, with every problem reported as one line
@@ -369,24 +370,6 @@ function sizeReason(origin: string, side: 'small' | 'big', limit: number, inclus
 }
 
 /** Schema internals walked to find the keys an object at `path` accepts. */
-interface DefLike {
-  readonly type: string;
-  readonly shape?: Record<string, z.ZodType>;
-  readonly element?: z.ZodType;
-  readonly innerType?: z.ZodType;
-  readonly in?: z.ZodType;
-  readonly out?: z.ZodType;
-  readonly options?: readonly z.ZodType[];
-  readonly discriminator?: string;
-  readonly valueType?: z.ZodType;
-  readonly getter?: () => z.ZodType;
-  readonly values?: readonly unknown[];
-}
-
-function defOf(schema: z.ZodType): DefLike {
-  return (schema as unknown as { _zod: { def: DefLike } })._zod.def;
-}
-
 /** Unwraps optional/default/pipe/lazy layers; picks the union option that fits the data. */
 function resolveSchema(schema: z.ZodType, data: unknown): z.ZodType | undefined {
   let current: z.ZodType | undefined = schema;
@@ -418,7 +401,7 @@ function resolveSchema(schema: z.ZodType, data: unknown): z.ZodType | undefined 
   return undefined;
 }
 
-function pickUnionOption(def: DefLike, data: unknown): z.ZodType | undefined {
+function pickUnionOption(def: SchemaDef, data: unknown): z.ZodType | undefined {
   const options = def.options ?? [];
   const record = data !== null && typeof data === 'object' ? (data as Record<string, unknown>) : undefined;
   if (def.discriminator !== undefined) {
