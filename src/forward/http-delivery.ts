@@ -42,6 +42,20 @@ export interface HttpDeliveryOptions {
   readonly retriableStatus: (status: number) => boolean;
   /** The message of a failing answer's body. */
   readonly errorMessage: (answer: HttpAnswer) => string;
+  /**
+   * Headers to add to one attempt, computed from the request as sent (the body already
+   * compressed): a request signature or a short-lived token, which must be fresh per attempt.
+   * A rejection fails the attempt like a network failure (retried).
+   */
+  readonly authorize?: (request: OutgoingRequest) => Promise<Readonly<Record<string, string>>>;
+}
+
+/** One attempt's request, as `authorize` sees it. */
+export interface OutgoingRequest {
+  readonly url: URL;
+  readonly method: 'POST';
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
 }
 
 /**
@@ -127,9 +141,10 @@ export class HttpDelivery {
   }
 
   private async attempt(body: Uint8Array): Promise<HttpAnswer> {
+    const headers = await this.headersFor(body);
     let answer: HttpAnswer;
     try {
-      const response = await fetch(this.endpoint, { method: 'POST', headers: this.headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
+      const response = await fetch(this.endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
       // Read the whole answer even when it is not needed, so the connection can be reused.
       answer = { status: response.status, headers: response.headers, body: new Uint8Array(await response.arrayBuffer()) };
     } catch (err) {
@@ -142,6 +157,17 @@ export class HttpDelivery {
       retriable,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
+  }
+
+  private async headersFor(body: Uint8Array): Promise<Record<string, string>> {
+    if (this.o.authorize === undefined) return this.headers;
+    let added: Readonly<Record<string, string>>;
+    try {
+      added = await this.o.authorize({ url: new URL(this.endpoint), method: 'POST', headers: this.headers, body });
+    } catch (err) {
+      throw new SinkError(this.o.sink, `cannot authorize the request: ${(err as Error).message}`, { retriable: true, cause: err });
+    }
+    return { ...this.headers, ...added };
   }
 }
 
