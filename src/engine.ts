@@ -112,6 +112,7 @@ export class Engine {
             brokers: source.brokers,
             topic: source.topic,
             groupId: source.groupId,
+            security: { sasl: source.sasl, tls: source.tls },
             logger: options.logger,
             intervalMs: options.kafkaLagIntervalMs,
             partitions: () => {

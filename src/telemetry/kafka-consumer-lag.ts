@@ -1,4 +1,5 @@
 import { Kafka, logLevel } from 'kafkajs';
+import { kafkajsSecurityOptions, type KafkaClientSecurity } from '../ingest/kafka-client-security.js';
 import { forwardKafkajsLog } from '../ingest/kafka-group-consumer.js';
 import type { Logger } from './logger.js';
 
@@ -14,6 +15,8 @@ export interface KafkaLagSamplerOptions {
   readonly brokers: readonly string[];
   readonly topic: string;
   readonly groupId: string;
+  /** SASL and TLS to the brokers: the source's own, so a secured cluster reports lag too. */
+  readonly security?: KafkaClientSecurity;
   readonly logger: Logger;
   /** Time between samples, ms. Default 10 s: two admin requests each, never per message. */
   readonly intervalMs?: number;
@@ -143,6 +146,7 @@ function kafkajsAdmin(options: KafkaLagSamplerOptions): LagAdmin {
   const kafka = new Kafka({
     clientId: 'tailsift-lag',
     brokers: [...options.brokers],
+    ...kafkajsSecurityOptions(options.security, 'source.tls'),
     logLevel: logLevel.WARN,
     logCreator: () => (entry) => forwardKafkajsLog(logger, entry),
   });
