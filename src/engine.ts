@@ -127,6 +127,7 @@ export class Engine {
       pending: () => this.buffer.pending(),
       sinkQueue: () => this.loop.sinkQueue(),
       sinkNames: sinks.map((s) => s.name),
+      sinkTracesRejected: () => new Map(sinks.flatMap((s) => (s.rejectedTraces === undefined ? [] : [[s.name, s.rejectedTraces()] as const]))),
       redis: buffer instanceof RedisTraceBuffer ? () => buffer.counters : undefined,
       kafkaLag: this.kafkaLag === undefined ? undefined : () => this.kafkaLag?.latest(),
       kafkaTopic: source.type === 'kafka' ? source.topic : undefined,
@@ -146,6 +147,9 @@ export class Engine {
   /** Loads the policy file and builds every part; throws ConfigError with file:line problems. */
   static async create(config: EngineConfig, options: EngineOptions): Promise<Engine> {
     const clock = options.clock ?? wallClock;
+    // Sinks first: building one opens nothing, and a sink the environment cannot serve (no
+    // AWS region, say) stops start-up before connections to Redis exist that would need closing.
+    const sinks = config.sinks.map((s) => createSink(s, options.logger));
     const baselines = await createBaselines(config, options.logger);
     const policies = new PolicyWatcher({ path: config.policies, logger: options.logger, context: { baselines } });
     try {
@@ -159,7 +163,6 @@ export class Engine {
     const metrics = new EngineMetrics({ processMetrics: options.processMetrics });
     const settings: CompletionSettings = { ...toCompletionSettings(policySettings), maxTraceBytes: policySettings.maximumTraceSizeBytes };
     const buffer = await createBuffer(config, settings, options.logger, metrics);
-    const sinks = config.sinks.map((s) => createSink(s, options.logger));
     return new Engine(config, policies, policySettings, baselines, alerts, buffer, sinks, metrics, options);
   }
 

@@ -165,10 +165,35 @@ const otlpHttpSink = z
     type: z.literal('otlp-http').describe('POST kept traces to an OTLP/HTTP endpoint (Jaeger, Tempo, a Collector, ...).'),
     endpoint: httpUrl.describe('Full URL, e.g. "http://127.0.0.1:4318/v1/traces". Required.'),
     encoding: withDefault(z.enum(['protobuf', 'json']), 'protobuf', 'Request encoding: `protobuf` or `json`.'),
-    headers: z.record(z.string(), z.string()).optional().describe('Extra request headers, e.g. an API key. Default: none.'),
+    headers: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('Extra request headers, e.g. `Authorization: "Bearer ${API_KEY}"`; write secrets as `${ENV_VAR}`. Values never appear in logs. Default: none.'),
+    compression: withDefault(z.enum(['gzip', 'none']), 'gzip', 'Request body compression: `gzip` or `none`.'),
+    tls: tlsFilesSchema
+      .optional()
+      .describe('TLS settings for an https:// endpoint: `{ ca, cert, key, rejectUnauthorized }` with PEM file paths relative to the config file; `cert` and `key` give a client certificate (mutual TLS). Default: the system CAs, no client certificate.'),
     // Written as a Go duration; the validated config holds milliseconds.
     timeout: withDefault(durationMs, '10s', 'Time allowed for one request (Go duration; milliseconds once validated).'),
   });
+
+const googleCloudTraceSink = z.strictObject({
+  type: z
+    .literal('google-cloud-trace')
+    .describe(
+      'POST kept traces to Google Cloud Trace through Google\'s OTLP endpoint (the Telemetry API), with a token from Google application-default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud\'s application-default login, or the metadata server), never from this file.',
+    ),
+  projectId: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Google Cloud project the traces go to: sent as `x-goog-user-project` (unless the credentials name a quota project) and added as the `gcp.project_id` resource attribute where a resource has none. Default: GOOGLE_CLOUD_PROJECT, else the project the credentials name.',
+    ),
+  endpoint: withDefault(httpUrl, 'https://telemetry.googleapis.com/v1/traces', 'Full URL of the OTLP traces endpoint.'),
+  // Written as a Go duration; the validated config holds milliseconds.
+  timeout: withDefault(durationMs, '10s', 'Time allowed for one request (Go duration; milliseconds once validated).'),
+});
 
 const kafkaSink = z.strictObject({
   type: z.literal('kafka').describe('Produce kept traces to a Kafka topic.'),
@@ -186,7 +211,37 @@ const zipkinSink = z.strictObject({
   timeout: withDefault(durationMs, '10s', 'Time allowed for one request (Go duration; milliseconds once validated).'),
 });
 
-const sinkSchema = z.discriminatedUnion('type', [fileSink, otlpHttpSink, kafkaSink, zipkinSink]);
+const xrayTraceIdWindow = z
+  .strictObject({
+    check: withDefault(
+      z.boolean(),
+      true,
+      'Hold back traces whose id X-Ray would refuse: the first 4 bytes of an X-Ray trace id are the epoch second the trace started. Turn off when the senders use W3C (random) trace ids, which X-Ray accepts.',
+    ),
+    maxAge: withDefault(durationMs, '672h', 'Oldest trace id time sent, before now (Go duration; milliseconds once validated); X-Ray refuses ids older than 30 days.'),
+    maxFuture: withDefault(durationMs, '5m', 'Latest trace id time sent, after now: clock skew allowed (Go duration; milliseconds once validated).'),
+  })
+  .prefault({})
+  .describe('Which trace ids are sent; a trace outside the window is logged at warn and counted, not sent. Default: `{ check: true, maxAge: 672h, maxFuture: 5m }`.');
+
+const xraySink = z.strictObject({
+  type: z
+    .literal('xray')
+    .describe(
+      'POST kept traces to the AWS X-Ray OTLP endpoint, signed with AWS SigV4. Credentials come from the AWS default chain (environment, shared config and credentials files, SSO, web identity, ECS or EC2 role), never from this file.',
+    ),
+  region: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('AWS region, e.g. "us-east-1". Default: AWS_REGION, else AWS_DEFAULT_REGION from the environment; one of the three is required.'),
+  endpoint: httpUrl.optional().describe('Full URL. Default: "https://xray.<region>.amazonaws.com/v1/traces".'),
+  // Written as a Go duration; the validated config holds milliseconds.
+  timeout: withDefault(durationMs, '10s', 'Time allowed for one request (Go duration; milliseconds once validated).'),
+  traceIdWindow: xrayTraceIdWindow,
+});
+
+const sinkSchema = z.discriminatedUnion('type', [fileSink, otlpHttpSink, kafkaSink, zipkinSink, xraySink, googleCloudTraceSink]);
 
 const adminSchema = z
   .strictObject({
@@ -360,7 +415,7 @@ function finish(
   const tlsBase = baseDir ?? process.cwd();
   const source = 'tls' in config.source ? { ...config.source, tls: resolveTlsFiles(tlsBase, config.source.tls) } : config.source;
   const buffer = config.buffer.type === 'redis' ? { ...config.buffer, tls: resolveTlsFiles(tlsBase, config.buffer.tls) } : config.buffer;
-  const securedSinks = sinks.map((sink) => (sink.type === 'kafka' ? { ...sink, tls: resolveTlsFiles(tlsBase, sink.tls) } : sink));
+  const securedSinks = sinks.map((sink) => (sink.type === 'kafka' || sink.type === 'otlp-http' ? { ...sink, tls: resolveTlsFiles(tlsBase, sink.tls) } : sink));
   const frozen = deepFreeze({
     ...config,
     source,
@@ -400,6 +455,13 @@ function engineConfigChecks(data: unknown): Problem[] {
   const sinks = Array.isArray(root.sinks) ? root.sinks : [];
   sinks.forEach((sink, index) => {
     if (sink !== null && typeof sink === 'object') problems.push(...tlsProblems((sink as Record<string, unknown>).tls, ['sinks', index, 'tls']));
+  });
+  sinks.forEach((sink, index) => {
+    if (sink === null || typeof sink !== 'object') return;
+    const { type, endpoint, tls } = sink as Record<string, unknown>;
+    if (type === 'otlp-http' && tls !== undefined && typeof endpoint === 'string' && endpoint.startsWith('http://')) {
+      problems.push({ path: ['sinks', index, 'tls'], message: 'TLS settings apply to an https:// endpoint only; make the endpoint https:// or remove tls' });
+    }
   });
   const seenFiles = new Map<string, number>();
   sinks.forEach((sink, index) => {

@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { SinkError, type TailsiftError } from '../errors.js';
+import { ConfigError, SinkError, type TailsiftError } from '../errors.js';
 import { DEFAULT_RETRY, parseRetryAfter, runWithRetry, type RetryRuntime, type RetrySettings } from './retry.js';
 
 const gzipAsync = promisify(gzip);
@@ -21,6 +25,17 @@ export interface HttpAnswer {
   readonly body: Uint8Array;
 }
 
+/** PEM files of a TLS client, as a config's `tls:` block names them (absolute paths once validated). */
+export interface HttpTlsFiles {
+  /** Certificate authorities to trust instead of the system ones. */
+  readonly ca?: string;
+  /** This client's certificate, for servers that ask for one (mutual TLS); with `key`. */
+  readonly cert?: string;
+  readonly key?: string;
+  /** Refuse a server certificate that does not verify. Default true. */
+  readonly rejectUnauthorized?: boolean;
+}
+
 export interface HttpDeliveryOptions {
   /** The sink's name, in errors. */
   readonly sink: string;
@@ -34,6 +49,11 @@ export interface HttpDeliveryOptions {
   readonly timeoutMs?: number;
   /** Request body compression. Default gzip. */
   readonly compression?: 'gzip' | 'none';
+  /**
+   * Who to trust and which certificate to present on an https:// endpoint. The files are read
+   * once, here: a missing file is a ConfigError at start-up, not a failure per batch.
+   */
+  readonly tls?: HttpTlsFiles;
   /** Backoff between attempts; defaults in DEFAULT_RETRY (60 s in all). */
   readonly retry?: Partial<RetrySettings>;
   /** Clock, sleep and randomness of the retry loop; real ones by default (tests inject their own). */
@@ -64,9 +84,15 @@ export interface OutgoingRequest {
  * calls retriable (a Retry-After is honoured), no retry on other statuses, and giving up after
  * `retry.maxElapsedMs` with a retriable SinkError so the caller keeps the traces. It tracks
  * sends in flight so that `close` can wait for them.
+ *
+ * Requests go through node:http and node:https with a keep-alive agent of their own, not
+ * through fetch: Node 20's fetch takes a CA or a client certificate only through an undici
+ * dispatcher, and undici is not a dependency of tailsift.
  */
 export class HttpDelivery {
   readonly endpoint: string;
+  private readonly url: URL;
+  private readonly agent: HttpAgent;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
   private readonly compression: 'gzip' | 'none';
@@ -79,7 +105,12 @@ export class HttpDelivery {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new TypeError(`${o.kind} endpoint must be an http:// or https:// URL, got ${o.endpoint}`);
     }
+    if (o.tls !== undefined && url.protocol !== 'https:') {
+      throw new TypeError(`${o.kind} endpoint ${o.endpoint} is not https://; TLS settings apply to https:// endpoints only`);
+    }
+    this.url = url;
     this.endpoint = url.href;
+    this.agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ...readTlsFiles(o.tls, o.sink) }) : new HttpAgent({ keepAlive: true });
     this.timeoutMs = o.timeoutMs ?? 10_000;
     this.compression = o.compression ?? 'gzip';
     this.retry = { ...DEFAULT_RETRY, ...o.retry };
@@ -112,9 +143,9 @@ export class HttpDelivery {
     return sending;
   }
 
-  /** Waits for sends in flight (their retries included), then refuses new ones. Idempotent. */
+  /** Waits for sends in flight (their retries included), then refuses new ones and closes idle connections. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= Promise.allSettled([...this.inFlight]).then(() => undefined);
+    this.closing ??= Promise.allSettled([...this.inFlight]).then(() => this.agent.destroy());
     return this.closing;
   }
 
@@ -144,11 +175,9 @@ export class HttpDelivery {
     const headers = await this.headersFor(body);
     let answer: HttpAnswer;
     try {
-      const response = await fetch(this.endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
-      // Read the whole answer even when it is not needed, so the connection can be reused.
-      answer = { status: response.status, headers: response.headers, body: new Uint8Array(await response.arrayBuffer()) };
+      answer = await this.exchange(headers, body);
     } catch (err) {
-      throw new SinkError(this.o.sink, describeFetchFailure(err, this.endpoint, this.timeoutMs), { retriable: true, cause: err });
+      throw new SinkError(this.o.sink, describeRequestFailure(err, this.endpoint, this.timeoutMs), { retriable: true, cause: err });
     }
     if (answer.status >= 200 && answer.status < 300) return answer;
     const retriable = this.o.retriableStatus(answer.status);
@@ -156,6 +185,44 @@ export class HttpDelivery {
     throw new HttpStatusError(this.o.sink, answer.status, this.o.errorMessage(answer), {
       retriable,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
+  }
+
+  /** One POST and its whole answer; rejects on a connection or TLS failure and past the time limit. */
+  private exchange(headers: Readonly<Record<string, string>>, body: Uint8Array): Promise<HttpAnswer> {
+    const send = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      let settled = false;
+      let timedOut = false;
+      const settle = (outcome: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        outcome();
+      };
+      const req = send(this.url, { method: 'POST', agent: this.agent, headers: { ...headers, 'content-length': String(body.byteLength) } });
+      // The limit covers the answer body too: a server that sends headers and then stalls is as stuck as a silent one.
+      const timer = setTimeout(() => {
+        timedOut = true;
+        req.destroy();
+      }, this.timeoutMs);
+      const fail = (err: unknown): void => settle(() => reject(timedOut ? new AttemptTimeout() : err));
+      req.on('error', fail);
+      let answered = false;
+      // A request torn down before any answer (destroyed by the time limit) settles here; once
+      // answered, a connection lost mid-body makes readBody fail instead.
+      req.on('close', () => {
+        if (!answered) fail(new Error('the connection closed before an answer'));
+      });
+      req.on('response', (res) => {
+        answered = true;
+        // Read the whole answer even when it is not needed, so the connection can be reused.
+        readBody(res).then(
+          (answerBody) => settle(() => resolve({ status: res.statusCode ?? 0, headers: toHeaders(res.headers), body: answerBody })),
+          fail,
+        );
+      });
+      req.end(body);
     });
   }
 
@@ -171,9 +238,63 @@ export class HttpDelivery {
   }
 }
 
-function describeFetchFailure(err: unknown, endpoint: string, timeoutMs: number): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer from ${endpoint} within ${timeoutMs} ms`;
-  const cause = e.cause?.code ?? e.cause?.message;
-  return `cannot reach ${endpoint}: ${cause ?? e.message ?? String(err)}`;
+/** An attempt that ran past its time limit. */
+class AttemptTimeout extends Error {}
+
+async function readBody(res: IncomingMessage): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function toHeaders(raw: IncomingHttpHeaders): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
+  }
+  return headers;
+}
+
+/** The TLS options of `tls`, its PEM files read; a file that cannot be read is a config problem. */
+function readTlsFiles(tls: HttpTlsFiles | undefined, sink: string): ConnectionOptions {
+  if (tls === undefined) return {};
+  const read = (name: 'ca' | 'cert' | 'key'): { [name: string]: Buffer } => {
+    const path = tls[name];
+    if (path === undefined) return {};
+    try {
+      return { [name]: readFileSync(path) };
+    } catch (err) {
+      throw new ConfigError([`${sink}: tls.${name}: cannot read ${path}: ${(err as Error).message}`]);
+    }
+  };
+  return { ...read('ca'), ...read('cert'), ...read('key'), rejectUnauthorized: tls.rejectUnauthorized ?? true };
+}
+
+// OpenSSL's verification results for a server certificate that does not chain to a trusted CA.
+const UNTRUSTED_CERTIFICATE = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+]);
+
+function describeRequestFailure(err: unknown, endpoint: string, timeoutMs: number): string {
+  if (err instanceof AttemptTimeout) return `no answer from ${endpoint} within ${timeoutMs} ms`;
+  const e = err as { code?: string; message?: string };
+  const code = e.code ?? '';
+  // OpenSSL's own messages (ERR_SSL_*) are a line of internal locations: the code says it all.
+  const detail = code === '' ? (e.message ?? String(err)) : code.startsWith('ERR_SSL_') ? code : `${code}: ${e.message ?? ''}`;
+  if (UNTRUSTED_CERTIFICATE.has(code)) {
+    return `the TLS certificate of ${endpoint} is not trusted (${detail}); set tls.ca to the PEM file of the CA that signed it`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the TLS certificate of ${endpoint} is for another host (${detail})`;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `the TLS certificate of ${endpoint} is not valid now (${detail})`;
+  // TLS 1.3 servers send "certificate required"; TLS 1.2 servers end the handshake with a failure.
+  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') {
+    return `${endpoint} asks for a client certificate (${detail}); set tls.cert and tls.key`;
+  }
+  return `cannot reach ${endpoint}: ${code === '' ? detail : code}`;
 }

@@ -2,7 +2,7 @@ import { SinkError } from '../errors.js';
 import { protobufRequestToJson } from '../otlp/index.js';
 import { silentLogger, type Logger } from '../telemetry/logger.js';
 import { errorMessageOf, readPartialSuccess } from './otlp-http-response.js';
-import { HttpDelivery } from './http-delivery.js';
+import { HttpDelivery, type HttpTlsFiles } from './http-delivery.js';
 import type { RetryRuntime, RetrySettings } from './retry.js';
 import type { KeptBatch, TraceSink } from './sink.js';
 
@@ -19,6 +19,8 @@ export interface OtlpHttpSinkOptions {
   readonly timeoutMs?: number;
   /** Request body compression. Default gzip, as the Collector's otlphttp exporter does. */
   readonly compression?: 'gzip' | 'none';
+  /** CA to trust and client certificate to present, for an https:// endpoint. Default: the system CAs, no client certificate. */
+  readonly tls?: HttpTlsFiles;
   /** Backoff between attempts; defaults in DEFAULT_RETRY (60 s in all). */
   readonly retry?: Partial<RetrySettings>;
   /** Clock, sleep and randomness of the retry loop; real ones by default (tests inject their own). */
@@ -53,6 +55,7 @@ export class OtlpHttpSink implements TraceSink {
       headers: options.headers,
       timeoutMs: options.timeoutMs,
       compression: options.compression,
+      tls: options.tls,
       retry: options.retry,
       retryRuntime: options.retryRuntime,
       retriableStatus: (status) => RETRIABLE_STATUSES.has(status),

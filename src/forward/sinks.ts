@@ -6,6 +6,10 @@ import type { KafkaClientSecurity } from '../ingest/kafka-client-security.js';
 import { OtlpHttpSink } from './otlp-http-sink.js';
 import type { TraceSink } from './sink.js';
 import { ZipkinSink } from './zipkin-sink.js';
+import { resolveAwsRegion } from './aws-sigv4.js';
+import { DEFAULT_TRACE_ID_WINDOW, XraySink } from './xray-sink.js';
+import { GoogleCloudTraceSink } from './google-cloud-trace-sink.js';
+import type { HttpTlsFiles } from './http-delivery.js';
 
 /** `{ type: file }`: OTLP/JSON lines appended to a file. */
 export interface FileSinkConfig {
@@ -21,6 +25,10 @@ export interface OtlpHttpSinkConfig {
   readonly endpoint: string;
   readonly encoding: 'protobuf' | 'json';
   readonly headers?: Readonly<Record<string, string>>;
+  /** Request body compression. Default gzip. */
+  readonly compression?: 'gzip' | 'none';
+  /** CA and client certificate for an https:// endpoint (absolute PEM file paths). */
+  readonly tls?: HttpTlsFiles;
   /** Time limit of one attempt, ms. Default 10 s. */
   readonly timeout?: number;
 }
@@ -48,7 +56,31 @@ export interface ZipkinSinkConfig {
   readonly timeout?: number;
 }
 
-export type SinkConfig = FileSinkConfig | OtlpHttpSinkConfig | KafkaSinkConfig | ZipkinSinkConfig;
+/** `{ type: xray }`: the AWS X-Ray OTLP endpoint, SigV4-signed with the AWS default credentials. */
+export interface XraySinkConfig {
+  readonly type: 'xray';
+  /** AWS region; default AWS_REGION, else AWS_DEFAULT_REGION. */
+  readonly region?: string;
+  /** Full URL; default `https://xray.<region>.amazonaws.com/v1/traces`. */
+  readonly endpoint?: string;
+  /** Time limit of one attempt, ms. Default 10 s. */
+  readonly timeout?: number;
+  /** Which trace ids are sent (ms); default check on, 28 days back, 5 minutes ahead. */
+  readonly traceIdWindow?: { readonly check?: boolean; readonly maxAge?: number; readonly maxFuture?: number };
+}
+
+/** `{ type: google-cloud-trace }`: Google's OTLP endpoint, with application-default credentials. */
+export interface GoogleCloudTraceSinkConfig {
+  readonly type: 'google-cloud-trace';
+  /** Project the traces go to; default GOOGLE_CLOUD_PROJECT, else the credentials' project. */
+  readonly projectId?: string;
+  /** Full URL; default `https://telemetry.googleapis.com/v1/traces`. */
+  readonly endpoint?: string;
+  /** Time limit of one attempt, ms. Default 10 s. */
+  readonly timeout?: number;
+}
+
+export type SinkConfig = FileSinkConfig | OtlpHttpSinkConfig | KafkaSinkConfig | ZipkinSinkConfig | XraySinkConfig | GoogleCloudTraceSinkConfig;
 
 /** Builds the sink a validated `sinks:` entry describes. */
 export function createSink(config: SinkConfig, logger: Logger): TraceSink {
@@ -60,6 +92,8 @@ export function createSink(config: SinkConfig, logger: Logger): TraceSink {
         endpoint: config.endpoint,
         encoding: config.encoding,
         ...(config.headers === undefined ? {} : { headers: config.headers }),
+        ...(config.compression === undefined ? {} : { compression: config.compression }),
+        ...(config.tls === undefined ? {} : { tls: config.tls }),
         ...(config.timeout === undefined ? {} : { timeoutMs: config.timeout }),
         logger: logger.child({ sink: 'otlp-http' }),
       });
@@ -75,6 +109,28 @@ export function createSink(config: SinkConfig, logger: Logger): TraceSink {
       return new ZipkinSink({
         endpoint: config.endpoint,
         ...(config.timeout === undefined ? {} : { timeoutMs: config.timeout }),
+      });
+    case 'xray': {
+      const region = resolveAwsRegion(config.region, 'sinks: the xray sink');
+      const window = config.traceIdWindow ?? {};
+      return new XraySink({
+        region,
+        ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+        ...(config.timeout === undefined ? {} : { timeoutMs: config.timeout }),
+        traceIdWindow: {
+          check: window.check ?? DEFAULT_TRACE_ID_WINDOW.check,
+          maxAgeMs: window.maxAge ?? DEFAULT_TRACE_ID_WINDOW.maxAgeMs,
+          maxFutureMs: window.maxFuture ?? DEFAULT_TRACE_ID_WINDOW.maxFutureMs,
+        },
+        logger: logger.child({ sink: 'xray' }),
+      });
+    }
+    case 'google-cloud-trace':
+      return new GoogleCloudTraceSink({
+        ...(config.projectId === undefined ? {} : { projectId: config.projectId }),
+        ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+        ...(config.timeout === undefined ? {} : { timeoutMs: config.timeout }),
+        logger: logger.child({ sink: 'google-cloud-trace' }),
       });
     default: {
       const unknown: never = config;

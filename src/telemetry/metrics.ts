@@ -114,6 +114,12 @@ export const METRICS = {
   policyReloads: counter('tailsift_policy_reloads_total', 'reloads', 'Policy file changes seen while running: ok (now in effect) or failed (invalid; the policies before stay).', ['result']),
   forwardErrors: counter('tailsift_forward_errors_total', 'batches', 'Batches of kept traces a sink failed to take.', ['sink']),
   sinkQueue: gauge('tailsift_sink_queue_spans', 'spans', 'Kept spans waiting to be accepted by the sink: being sent (retries included), or queued late spans.', ['sink']),
+  sinkTracesRejected: counter(
+    'tailsift_sink_traces_rejected_total',
+    'traces',
+    'Kept traces a sink did not send because the destination would refuse them, by sink and reason (X-Ray: trace_id_too_old, trace_id_in_future, span_time_too_old, span_time_in_future, trace_too_large); each is also logged at warn with its trace id.',
+    ['sink', 'reason'],
+  ),
   tracesRetried: counter('tailsift_traces_retried_total', 'traces', 'Kept traces given back to the buffer because a sink could not take them; they are sent again later.'),
   redisRoundTrip: {
     name: 'tailsift_redis_roundtrip_seconds',
@@ -144,6 +150,8 @@ export interface MetricsSources {
   readonly kafkaTopic?: string;
   /** RED series from the baselines stage (100% of spans, cardinality-capped). */
   readonly red?: () => readonly RedSeries[];
+  /** Traces each sink held back because its destination would refuse them: sink name → reason → traces. */
+  readonly sinkTracesRejected?: () => ReadonlyMap<string, ReadonlyMap<string, number>>;
 }
 
 /** Counts of a policy hot-reload watcher (its `counters()`). */
@@ -244,6 +252,11 @@ export class EngineMetrics {
       for (const sink of s.sinkNames) g.set({ sink }, (q.sending.get(sink) ?? 0) + q.lateSpans);
     });
     this.counter(METRICS.tracesRetried, (c, s) => set(c, {}, s.stats.tracesRetried));
+    this.counter(METRICS.sinkTracesRejected, (c, s) => {
+      for (const [sink, reasons] of s.sinkTracesRejected?.() ?? []) {
+        for (const [reason, n] of reasons) set(c, { sink, reason }, n);
+      }
+    });
     this.counter(METRICS.redisLeasesLost, (c, s) => {
       const r = s.redis?.();
       if (r !== undefined) set(c, {}, r.leasesLost);

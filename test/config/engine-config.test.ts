@@ -115,7 +115,7 @@ describe('engine config validation', () => {
       pendingOnShutdown: 'leave',
     });
     expect(result.config.sinks).toEqual([
-      { type: 'otlp-http', endpoint: 'https://tempo:4318/v1/traces', encoding: 'protobuf', headers: { 'x-api-key': 's3cret' }, timeout: 2500 },
+      { type: 'otlp-http', endpoint: 'https://tempo:4318/v1/traces', encoding: 'protobuf', compression: 'gzip', headers: { 'x-api-key': 's3cret' }, timeout: 2500 },
       { type: 'kafka', brokers: ['127.0.0.1:9092'], topic: 'kept', encoding: 'otlp_proto' },
       { type: 'file', path: '/var/lib/tailsift/kept.jsonl' },
     ]);
@@ -131,7 +131,7 @@ describe('engine config validation', () => {
 
   it('gives a sink its 10s timeout by default, in milliseconds', () => {
     const result = parse('sinks: [{ type: otlp-http, endpoint: "http://127.0.0.1:4318/v1/traces" }]\n');
-    expect(result.ok && result.config.sinks[0]).toEqual({ type: 'otlp-http', endpoint: 'http://127.0.0.1:4318/v1/traces', encoding: 'protobuf', timeout: 10_000 });
+    expect(result.ok && result.config.sinks[0]).toEqual({ type: 'otlp-http', endpoint: 'http://127.0.0.1:4318/v1/traces', encoding: 'protobuf', compression: 'gzip', timeout: 10_000 });
   });
 
   it('reports each problem with its position', () => {
@@ -161,7 +161,7 @@ describe('engine config validation', () => {
         'tailsift.yaml:7:5: sinks[0].endpoint: missing required key "endpoint"',
         'tailsift.yaml:8:15: sinks[0].encoding: invalid value "jsn"; did you mean "json"?',
         'tailsift.yaml:9:14: sinks[0].timeout: 5 is a bare number, not a duration; add a unit, e.g. "5s" or "5ms"',
-        'tailsift.yaml:10:11: sinks[1].type: unknown type "s3"; expected one of: file, otlp-http, kafka, zipkin',
+        'tailsift.yaml:10:11: sinks[1].type: unknown type "s3"; expected one of: file, otlp-http, kafka, zipkin, xray, google-cloud-trace',
         'tailsift.yaml:11:16: admin.port: 70000 is too big; must be at most 65535',
         'tailsift.yaml:12:1: metrics: unknown key "metrics"; valid keys: source, buffer, policies, sinks, admin, limits, baselines, alerts',
       ],

@@ -68,7 +68,7 @@ describe('loadEngineConfig with TAILSIFT_* variables', () => {
     });
     expect(result.ok && result.config.sinks).toEqual([
       { type: 'file', path: resolve(process.cwd(), 'out/kept.jsonl') },
-      { type: 'otlp-http', endpoint: 'http://tempo:4318/v1/traces', encoding: 'protobuf', timeout: 10_000 },
+      { type: 'otlp-http', endpoint: 'http://tempo:4318/v1/traces', encoding: 'protobuf', compression: 'gzip', timeout: 10_000 },
     ]);
   });
 
@@ -97,7 +97,7 @@ describe('loadEngineConfig with TAILSIFT_* variables', () => {
 
   it('names the variable that created a list entry missing a key', async () => {
     const result = await loadEngineConfig(undefined, { env: { TAILSIFT_SINKS_0_ENDPOINT: 'http://x:4318/v1/traces' } });
-    expect(!result.ok && result.problems).toEqual(['env:TAILSIFT_SINKS_0_ENDPOINT: sinks[0].type: missing required key "type"; one of: file, otlp-http, kafka, zipkin']);
+    expect(!result.ok && result.problems).toEqual(['env:TAILSIFT_SINKS_0_ENDPOINT: sinks[0].type: missing required key "type"; one of: file, otlp-http, kafka, zipkin, xray, google-cloud-trace']);
   });
 
   it('adds list entries in order only', async () => {
