@@ -6,7 +6,11 @@
 #   scripts/services.sh down    stop both: SIGTERM, then SIGKILL after a timeout
 #   scripts/services.sh status  print what runs; exit 0 when both run, 3 otherwise
 #
-# Only those two lines go to stdout, so callers can `eval "$(scripts/services.sh up)"` or parse
+# `up`, `down` and `restart` (down, then up) take an optional service, `kafka` or `redis`, to act
+# on that one only; `up kafka` prints only KAFKA_BROKERS=..., `up redis` only REDIS_URL=....
+# `kill kafka` sends SIGKILL to the broker (a crash, for fault-injection tests).
+#
+# Only those lines go to stdout, so callers can `eval "$(scripts/services.sh up)"` or parse
 # them; progress and errors go to stderr.
 #
 # Settings (environment):
@@ -20,6 +24,8 @@
 #   KAFKA_HEAP_OPTS           broker JVM heap flags                  (default -Xms128m -Xmx512m)
 #   TAILSIFT_SERVICES_TIMEOUT seconds `up` waits for both to answer  (default 90)
 #   TAILSIFT_SERVICES_STOP_TIMEOUT  seconds `down` waits before SIGKILL (default 30)
+#   KAFKA_LIFETIME            when set, seconds after which the broker stops by itself (SIGTERM,
+#                             SIGKILL 30 s later), for throwaway brokers tests start (default unset)
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,6 +39,7 @@ KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}"
 ready_timeout="${TAILSIFT_SERVICES_TIMEOUT:-90}"
+kafka_lifetime="${KAFKA_LIFETIME:-}"
 stop_timeout="${TAILSIFT_SERVICES_STOP_TIMEOUT:-30}"
 
 state_dir="${TAILSIFT_SERVICES_DIR:-$repo_root/.services}"
@@ -243,9 +250,15 @@ kafka_start() {
   # A new session, so the broker outlives the shell or test runner that started it and is
   # not hit by signals sent to that caller's process group. The inner shell records its own
   # pid and then becomes java, so the pid file names the broker itself.
+  local lifetime=()
+  if [[ -n "$kafka_lifetime" ]]; then
+    [[ "$kafka_lifetime" =~ ^[0-9]+$ ]] || die "KAFKA_LIFETIME must be a number of seconds, got '$kafka_lifetime'"
+    # timeout passes `down`'s SIGTERM on to the broker and exits with it.
+    lifetime=(timeout -k 30 "$kafka_lifetime")
+  fi
   # shellcheck disable=SC2016 # $$ and $0 belong to the inner shell
   nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$kafka_pidfile" \
-    "${kafka_jvm[@]}" kafka.Kafka "$kafka_props" </dev/null >>"$kafka_log" 2>&1 9>&- &
+    "${lifetime[@]}" "${kafka_jvm[@]}" kafka.Kafka "$kafka_props" </dev/null >>"$kafka_log" 2>&1 9>&- &
   # Until the inner shell has written the pid file, the broker would look as if it had died.
   local waited=0
   until [[ -s "$kafka_pidfile" ]]; do
@@ -294,8 +307,11 @@ require_kafkajs() {
 # ---------------------------------------------------------------------------------------------
 # Commands
 
+# Waits for the services named in $1 ("redis kafka", "kafka", ...).
 wait_until_ready() {
-  local started=$SECONDS redis_ok=0 kafka_ok=0
+  local started=$SECONDS redis_ok=1 kafka_ok=1
+  [[ " $1 " == *" redis "* ]] && redis_ok=0
+  [[ " $1 " == *" kafka "* ]] && kafka_ok=0
   while true; do
     if ((!redis_ok)); then
       if redis_ready; then
@@ -326,14 +342,27 @@ wait_until_ready() {
   done
 }
 
+# The services a command acts on: both by default, or the one named.
+selected_services() {
+  case "${1:-}" in
+    "") echo "redis kafka" ;;
+    redis | kafka) echo "$1" ;;
+    *)
+      echo "unknown service '$1'; expected kafka or redis" >&2
+      exit 2
+      ;;
+  esac
+}
+
 cmd_up() {
+  local services="$1"
   lock_state_dir
-  require_kafkajs
-  redis_start
-  kafka_start
-  wait_until_ready
-  echo "KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
-  echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
+  [[ " $services " == *" kafka "* ]] && require_kafkajs
+  [[ " $services " == *" redis "* ]] && redis_start
+  [[ " $services " == *" kafka "* ]] && kafka_start
+  wait_until_ready "$services"
+  if [[ " $services " == *" kafka "* ]]; then echo "KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"; fi
+  if [[ " $services " == *" redis "* ]]; then echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"; fi
 }
 
 stop_process() {
@@ -353,18 +382,41 @@ stop_process() {
 }
 
 cmd_down() {
+  local services="$1"
   lock_state_dir
   local pid
-  if pid="$(kafka_pid)"; then
-    stop_process kafka "$pid" "$kafka_pidfile"
-  else
+  if [[ " $services " == *" kafka "* ]]; then
+    if pid="$(kafka_pid)"; then
+      stop_process kafka "$pid" "$kafka_pidfile"
+    else
+      say "kafka is not running"
+    fi
+  fi
+  if [[ " $services " == *" redis "* ]]; then
+    if pid="$(redis_pid)"; then
+      stop_process redis "$pid" "$redis_pidfile"
+    else
+      say "redis is not running"
+    fi
+  fi
+}
+
+# SIGKILL, no shutdown: what a crashed or OOM-killed broker looks like to its clients.
+cmd_kill_kafka() {
+  lock_state_dir
+  local pid jvm
+  if ! pid="$(kafka_pid)"; then
     say "kafka is not running"
+    return
   fi
-  if pid="$(redis_pid)"; then
-    stop_process redis "$pid" "$redis_pidfile"
-  else
-    say "redis is not running"
-  fi
+  # Under KAFKA_LIFETIME the recorded pid is timeout's; the broker is its child.
+  jvm="$(pgrep -P "$pid" java || true)"
+  say "killing kafka (pid ${jvm:-$pid}) with SIGKILL"
+  kill -KILL ${jvm:+"$jvm"} "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null || { [[ -n "$jvm" ]] && kill -0 "$jvm" 2>/dev/null; }; do
+    sleep 0.1
+  done
+  rm -f "$kafka_pidfile"
 }
 
 cmd_status() {
@@ -384,12 +436,27 @@ cmd_status() {
   ((running == 2)) || exit 3
 }
 
+usage() {
+  echo "usage: $(basename "$0") up|down|restart [kafka|redis] | kill kafka | status" >&2
+  exit 2
+}
+
 case "${1:-}" in
-  up) cmd_up ;;
-  down) cmd_down ;;
-  status) cmd_status ;;
-  *)
-    echo "usage: $(basename "$0") up|down|status" >&2
-    exit 2
+  up | down | restart) services="$(selected_services "${2:-}")" || exit 2 ;;
+esac
+
+case "${1:-}" in
+  up) cmd_up "$services" ;;
+  down) cmd_down "$services" ;;
+  restart)
+    # Each takes the state-dir lock itself; run them in subshells so the lock is let go between.
+    (cmd_down "$services")
+    cmd_up "$services"
     ;;
+  kill)
+    [[ "${2:-}" == kafka ]] || usage
+    cmd_kill_kafka
+    ;;
+  status) cmd_status ;;
+  *) usage ;;
 esac

@@ -35,6 +35,16 @@ export interface KeptOutput {
   readonly totalSpans: number;
 }
 
+/** What an engine started by the fixture does differently from the default file-sink instance. */
+export interface PipelineEngineOptions {
+  /** The `sinks:` value in YAML flow form; default a file sink of its own, `kept-<i>.jsonl`. */
+  readonly sinks?: string;
+  /** More keys of the Kafka source in YAML flow form, e.g. `deadLetterTopic: dlq`. */
+  readonly source?: string;
+  /** Extra environment of the engine process. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 export class PipelineFixture {
   readonly topic = uniquePrefix('pipeline');
   readonly groupId = uniquePrefix('group');
@@ -65,25 +75,27 @@ export class PipelineFixture {
   }
 
   /** Starts engine number `i` (its own sink file) and waits until its consumer joined the group. */
-  async startEngine(i: number, redisUrl = this.redisUrl): Promise<RunningEngine> {
+  async startEngine(i: number, redisUrl = this.redisUrl, options: PipelineEngineOptions = {}): Promise<RunningEngine> {
     const config = join(this.dir, `engine-${i}.yaml`);
+    const sourceExtra = options.source === undefined ? '' : `, ${options.source}`;
     await writeFile(
       config,
       [
-        `source: { type: kafka, brokers: [${JSON.stringify(this.brokers)}], topic: ${this.topic}, groupId: ${this.groupId}, sessionTimeout: 6s }`,
+        `source: { type: kafka, brokers: [${JSON.stringify(this.brokers)}], topic: ${this.topic}, groupId: ${this.groupId}, sessionTimeout: 6s${sourceExtra} }`,
         `buffer: { type: redis, url: ${JSON.stringify(redisUrl)}, prefix: ${this.prefix}, lease: 3s }`,
         'policies: policies.yaml',
-        `sinks: [{ type: file, path: kept-${i}.jsonl }]`,
+        `sinks: ${options.sinks ?? `[{ type: file, path: kept-${i}.jsonl }]`}`,
         'admin: { port: 0 }',
         '',
       ].join('\n'),
     );
-    const engine = await startEngine(config, { timeoutMs: 60_000 });
+    const engine = await startEngine(config, { timeoutMs: 60_000, ...(options.env === undefined ? {} : { env: options.env }) });
     this.engines.push(engine);
     return engine;
   }
 
-  async generate(options: { seconds: number; rate: number; seed: number }, signal?: AbortSignal): Promise<GenerateSummary> {
+  /** Produces synthetic traffic; `manifest` names the manifest file (one per phase of a run). */
+  async generate(options: { seconds: number; rate: number; seed: number; manifest?: string }, signal?: AbortSignal): Promise<GenerateSummary> {
     return runGenerate(
       {
         target: `kafka://${this.brokers}/${this.topic}`,
@@ -91,14 +103,14 @@ export class PipelineFixture {
         rate: options.rate,
         durationSeconds: options.seconds,
         seed: options.seed,
-        manifestPath: join(this.dir, 'manifest.jsonl'),
+        manifestPath: join(this.dir, options.manifest ?? 'manifest.jsonl'),
       },
       signal,
     );
   }
 
-  async manifest(): Promise<ManifestTrace[]> {
-    const text = await readFile(join(this.dir, 'manifest.jsonl'), 'utf8');
+  async manifest(name = 'manifest.jsonl'): Promise<ManifestTrace[]> {
+    const text = await readFile(join(this.dir, name), 'utf8');
     return text
       .split('\n')
       .filter(Boolean)
