@@ -26,6 +26,12 @@
 #   TAILSIFT_SERVICES_STOP_TIMEOUT  seconds `down` waits before SIGKILL (default 30)
 #   KAFKA_LIFETIME            when set, seconds after which the broker stops by itself (SIGTERM,
 #                             SIGKILL 30 s later), for throwaway brokers tests start (default unset)
+#   KAFKA_SASL_PORT           when set, a second client listener, SASL_PLAINTEXT on this port,
+#                             taking PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 for one user:
+#   KAFKA_SASL_USERNAME       (default tailsift) and
+#   KAFKA_SASL_PASSWORD       (required with KAFKA_SASL_PORT; letters, digits, - and _). SCRAM
+#                             credentials are written when the storage is formatted, so they
+#                             apply to a fresh state dir. For tests of SASL clients.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,6 +46,9 @@ KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}"
 ready_timeout="${TAILSIFT_SERVICES_TIMEOUT:-90}"
 kafka_lifetime="${KAFKA_LIFETIME:-}"
+KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-}"
+KAFKA_SASL_USERNAME="${KAFKA_SASL_USERNAME:-tailsift}"
+KAFKA_SASL_PASSWORD="${KAFKA_SASL_PASSWORD:-}"
 stop_timeout="${TAILSIFT_SERVICES_STOP_TIMEOUT:-30}"
 
 state_dir="${TAILSIFT_SERVICES_DIR:-$repo_root/.services}"
@@ -170,16 +179,29 @@ kafka_fetch_libs() {
   mv "$staging" "$kafka_libs"
 }
 
+kafka_check_sasl_settings() {
+  [[ -z "$KAFKA_SASL_PORT" ]] && return
+  [[ "$KAFKA_SASL_PORT" =~ ^[0-9]+$ ]] || die "KAFKA_SASL_PORT must be a port number, got '$KAFKA_SASL_PORT'"
+  # They are written into the properties file and a JAAS line unquoted.
+  [[ "$KAFKA_SASL_USERNAME" =~ ^[A-Za-z0-9_-]+$ ]] || die "KAFKA_SASL_USERNAME may hold letters, digits, - and _ only"
+  [[ "$KAFKA_SASL_PASSWORD" =~ ^[A-Za-z0-9_-]+$ ]] || die "KAFKA_SASL_PASSWORD is required with KAFKA_SASL_PORT (letters, digits, - and _)"
+}
+
 kafka_write_properties() {
   mkdir -p "$kafka_data"
+  local listeners="PLAINTEXT://127.0.0.1:$KAFKA_PORT" protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  if [[ -n "$KAFKA_SASL_PORT" ]]; then
+    listeners+=",SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT"
+    protocols+=",SASL_PLAINTEXT:SASL_PLAINTEXT"
+  fi
   cat >"$kafka_props" <<EOF
 # Written by scripts/services.sh on every start; edit the script, not this file.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=$listeners,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$listeners
+listener.security.protocol.map=$protocols
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$kafka_data
@@ -203,6 +225,17 @@ group.initial.rebalance.delay.ms=0
 # Test topics pile up; a day of data is plenty for a development broker.
 log.retention.hours=24
 EOF
+  if [[ -n "$KAFKA_SASL_PORT" ]]; then
+    cat >>"$kafka_props" <<EOF
+
+# SASL_PLAINTEXT listener: PLAIN checks the password in the JAAS line below, SCRAM the
+# credentials stored when the storage was formatted. Inter-broker traffic stays PLAINTEXT.
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USERNAME="$KAFKA_SASL_PASSWORD";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+  fi
 }
 
 # The client port of the broker this state dir holds, from the properties it was started with.
@@ -220,9 +253,16 @@ kafka_format_storage() {
     printf '%s\n' "$output" | tail -n 40 >&2
     die "kafka StorageTool random-uuid did not print a cluster id"
   fi
+  local scram=()
+  if [[ -n "$KAFKA_SASL_PORT" ]]; then
+    local mechanism
+    for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+      scram+=(--add-scram "$mechanism=[name=$KAFKA_SASL_USERNAME,password=$KAFKA_SASL_PASSWORD]")
+    done
+  fi
   say "formatting kafka storage in $kafka_data (cluster id $cluster_id)"
   "${kafka_jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$kafka_props" \
-    --ignore-formatted >>"$kafka_log" 2>&1 || {
+    "${scram[@]}" --ignore-formatted >>"$kafka_log" 2>&1 || {
     log_tail "$kafka_log"
     die "kafka storage format failed"
   }
@@ -238,6 +278,8 @@ kafka_start() {
   fi
   require_free_port "$KAFKA_PORT" kafka KAFKA_PORT
   require_free_port "$KAFKA_CONTROLLER_PORT" "kafka controller" KAFKA_CONTROLLER_PORT
+  kafka_check_sasl_settings
+  [[ -z "$KAFKA_SASL_PORT" ]] || require_free_port "$KAFKA_SASL_PORT" "kafka SASL" KAFKA_SASL_PORT
   kafka_fetch_libs
   kafka_write_properties
   kafka_format_storage

@@ -41,6 +41,8 @@ export interface PipelineEngineOptions {
   readonly sinks?: string;
   /** More keys of the Kafka source in YAML flow form, e.g. `deadLetterTopic: dlq`. */
   readonly source?: string;
+  /** The brokers the engine's source connects to, `host:port`; default the fixture's. */
+  readonly brokers?: string;
   /** Extra environment of the engine process. */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -81,7 +83,7 @@ export class PipelineFixture {
     await writeFile(
       config,
       [
-        `source: { type: kafka, brokers: [${JSON.stringify(this.brokers)}], topic: ${this.topic}, groupId: ${this.groupId}, sessionTimeout: 6s${sourceExtra} }`,
+        `source: { type: kafka, brokers: [${JSON.stringify(options.brokers ?? this.brokers)}], topic: ${this.topic}, groupId: ${this.groupId}, sessionTimeout: 6s${sourceExtra} }`,
         `buffer: { type: redis, url: ${JSON.stringify(redisUrl)}, prefix: ${this.prefix}, lease: 3s }`,
         'policies: policies.yaml',
         `sinks: ${options.sinks ?? `[{ type: file, path: kept-${i}.jsonl }]`}`,

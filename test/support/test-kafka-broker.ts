@@ -15,6 +15,8 @@ const servicesScript = fileURLToPath(new URL('../../scripts/services.sh', import
 export interface TestKafkaBroker {
   /** `host:port`, as in KAFKA_BROKERS. */
   readonly brokers: string;
+  /** `host:port` of the SASL_PLAINTEXT listener, when started with `sasl`. */
+  readonly saslBrokers?: string;
   /** Stops the broker: SIGTERM (a clean shutdown) or SIGKILL (a crash). Its data stays. */
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts it again on the same ports and data, and waits until it serves groups. */
@@ -23,8 +25,18 @@ export interface TestKafkaBroker {
   dispose(): Promise<void>;
 }
 
-export async function startTestKafkaBroker(options: { lifetimeSeconds?: number } = {}): Promise<TestKafkaBroker> {
+export interface TestKafkaBrokerOptions {
+  readonly lifetimeSeconds?: number;
+  /**
+   * Adds a SASL_PLAINTEXT listener taking PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 for this one
+   * user (letters, digits, - and _), beside the PLAINTEXT one tests use to set up topics.
+   */
+  readonly sasl?: { readonly username: string; readonly password: string };
+}
+
+export async function startTestKafkaBroker(options: TestKafkaBrokerOptions = {}): Promise<TestKafkaBroker> {
   const dir = await mkdtemp(join(tmpdir(), 'tailsift-kafka-'));
+  const saslPort = options.sasl === undefined ? undefined : await freePort();
   const env = {
     ...process.env,
     TAILSIFT_SERVICES_DIR: dir,
@@ -33,6 +45,9 @@ export async function startTestKafkaBroker(options: { lifetimeSeconds?: number }
     KAFKA_LIFETIME: String(options.lifetimeSeconds ?? 300),
     // A smaller heap than the shared broker's: this one holds a few test topics for minutes.
     KAFKA_HEAP_OPTS: process.env.KAFKA_HEAP_OPTS ?? '-Xms64m -Xmx256m',
+    ...(options.sasl === undefined
+      ? {}
+      : { KAFKA_SASL_PORT: String(saslPort), KAFKA_SASL_USERNAME: options.sasl.username, KAFKA_SASL_PASSWORD: options.sasl.password }),
   };
   const run = (...args: string[]) =>
     new Promise<string>((resolve, reject) => {
@@ -56,6 +71,7 @@ export async function startTestKafkaBroker(options: { lifetimeSeconds?: number }
   }
   return {
     brokers,
+    ...(saslPort === undefined ? {} : { saslBrokers: `127.0.0.1:${saslPort}` }),
     async stop(signal = 'SIGTERM') {
       await run(signal === 'SIGKILL' ? 'kill' : 'down', 'kafka');
     },
