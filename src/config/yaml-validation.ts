@@ -92,6 +92,14 @@ export function parseYaml(text: string, fileName: string): ParsedYaml {
     const pos = lineCounter.linePos(error.pos[0]);
     return `${fileName}:${pos.line}:${pos.col}: (syntax): ${firstLine(error.message)}`;
   });
+  // A tag the YAML 1.2 core schema does not know (`!!js/function`, `!custom`) is only a
+  // warning to the parser, which then keeps the text; a config must not silently read what
+  // its writer meant as something else.
+  for (const warning of doc.warnings) {
+    if (warning.code !== 'TAG_RESOLVE_FAILED') continue;
+    const pos = lineCounter.linePos(warning.pos[0]);
+    syntaxProblems.push(`${fileName}:${pos.line}:${pos.col}: (syntax): ${firstLine(warning.message)}; tags are not supported, write the value as plain YAML`);
+  }
   let data: unknown;
   if (syntaxProblems.length === 0) {
     try {

@@ -358,7 +358,9 @@ function jsonToValue(value: unknown, field: FieldPlan, path: string, depth: numb
       const enumType = field.enumType as protobuf.Enum;
       let n: number;
       if (typeof value === 'string' && !INTEGER_TEXT.test(value)) {
-        const named = enumType.values[value];
+        // Own names only: `values` is a plain object, so "toString" or "__proto__" would
+        // otherwise find something on its prototype and be written as 0.
+        const named = Object.hasOwn(enumType.values, value) ? enumType.values[value] : undefined;
         if (named === undefined) fail(path, `expected an integer or a ${enumType.name} name, got ${describe(value)}`);
         n = named;
       } else {

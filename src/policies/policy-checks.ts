@@ -214,7 +214,7 @@ export function regexError(pattern: string): string | undefined {
     const described = err as { getDescription?: () => string; getPattern?: () => string | null; message?: string };
     const reason = described.getDescription?.() ?? described.message ?? String(err);
     const where = described.getPattern?.();
-    const hint = /\(\?<?[=!]|\\[1-9]/.test(pattern) ? ' (RE2 has no lookaround or backreferences)' : '';
+    const hint = /\(\?<?[=!]|\\[1-9]|\(\?P=|\\k</.test(pattern) ? ' (RE2 has no lookaround or backreferences)' : '';
     return `invalid regex ${JSON.stringify(pattern)}: ${reason}${where ? ` at ${JSON.stringify(where)}` : ''}${hint}`;
   }
 }
