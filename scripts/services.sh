@@ -32,6 +32,11 @@
 #   KAFKA_SASL_PASSWORD       (required with KAFKA_SASL_PORT; letters, digits, - and _). SCRAM
 #                             credentials are written when the storage is formatted, so they
 #                             apply to a fresh state dir. For tests of SASL clients.
+#   KAFKA_SSL_PORT            when set, a client listener speaking TLS (SSL) on this port, with
+#   KAFKA_SSL_CERT            the server certificate (PEM, its chain after it) and
+#   KAFKA_SSL_KEY             its unencrypted PKCS#8 key (PEM); with
+#   KAFKA_SSL_CLIENT_CA       (optional) a PEM CA file, clients must present a certificate it
+#                             signed (mutual TLS). For tests of TLS clients.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,6 +54,10 @@ kafka_lifetime="${KAFKA_LIFETIME:-}"
 KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-}"
 KAFKA_SASL_USERNAME="${KAFKA_SASL_USERNAME:-tailsift}"
 KAFKA_SASL_PASSWORD="${KAFKA_SASL_PASSWORD:-}"
+KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-}"
+KAFKA_SSL_CERT="${KAFKA_SSL_CERT:-}"
+KAFKA_SSL_KEY="${KAFKA_SSL_KEY:-}"
+KAFKA_SSL_CLIENT_CA="${KAFKA_SSL_CLIENT_CA:-}"
 stop_timeout="${TAILSIFT_SERVICES_STOP_TIMEOUT:-30}"
 
 state_dir="${TAILSIFT_SERVICES_DIR:-$repo_root/.services}"
@@ -187,12 +196,24 @@ kafka_check_sasl_settings() {
   [[ "$KAFKA_SASL_PASSWORD" =~ ^[A-Za-z0-9_-]+$ ]] || die "KAFKA_SASL_PASSWORD is required with KAFKA_SASL_PORT (letters, digits, - and _)"
 }
 
+kafka_check_ssl_settings() {
+  [[ -z "$KAFKA_SSL_PORT" ]] && return
+  [[ "$KAFKA_SSL_PORT" =~ ^[0-9]+$ ]] || die "KAFKA_SSL_PORT must be a port number, got '$KAFKA_SSL_PORT'"
+  [[ -r "$KAFKA_SSL_CERT" ]] || die "KAFKA_SSL_CERT must name a readable PEM certificate with KAFKA_SSL_PORT"
+  [[ -r "$KAFKA_SSL_KEY" ]] || die "KAFKA_SSL_KEY must name a readable PEM key with KAFKA_SSL_PORT"
+  [[ -z "$KAFKA_SSL_CLIENT_CA" || -r "$KAFKA_SSL_CLIENT_CA" ]] || die "KAFKA_SSL_CLIENT_CA is not readable: $KAFKA_SSL_CLIENT_CA"
+}
+
 kafka_write_properties() {
   mkdir -p "$kafka_data"
   local listeners="PLAINTEXT://127.0.0.1:$KAFKA_PORT" protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
   if [[ -n "$KAFKA_SASL_PORT" ]]; then
     listeners+=",SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT"
     protocols+=",SASL_PLAINTEXT:SASL_PLAINTEXT"
+  fi
+  if [[ -n "$KAFKA_SSL_PORT" ]]; then
+    listeners+=",SSL://127.0.0.1:$KAFKA_SSL_PORT"
+    protocols+=",SSL:SSL"
   fi
   cat >"$kafka_props" <<EOF
 # Written by scripts/services.sh on every start; edit the script, not this file.
@@ -235,6 +256,23 @@ listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.secu
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 EOF
+  fi
+  if [[ -n "$KAFKA_SSL_PORT" ]]; then
+    # A PEM key store is the key followed by its certificate chain, in one file.
+    cat "$KAFKA_SSL_KEY" "$KAFKA_SSL_CERT" >"$kafka_dir/keystore.pem"
+    cat >>"$kafka_props" <<EOF
+
+# SSL listener for TLS clients.
+listener.name.ssl.ssl.keystore.type=PEM
+listener.name.ssl.ssl.keystore.location=$kafka_dir/keystore.pem
+EOF
+    if [[ -n "$KAFKA_SSL_CLIENT_CA" ]]; then
+      cat >>"$kafka_props" <<EOF
+listener.name.ssl.ssl.client.auth=required
+listener.name.ssl.ssl.truststore.type=PEM
+listener.name.ssl.ssl.truststore.location=$KAFKA_SSL_CLIENT_CA
+EOF
+    fi
   fi
 }
 
@@ -280,6 +318,8 @@ kafka_start() {
   require_free_port "$KAFKA_CONTROLLER_PORT" "kafka controller" KAFKA_CONTROLLER_PORT
   kafka_check_sasl_settings
   [[ -z "$KAFKA_SASL_PORT" ]] || require_free_port "$KAFKA_SASL_PORT" "kafka SASL" KAFKA_SASL_PORT
+  kafka_check_ssl_settings
+  [[ -z "$KAFKA_SSL_PORT" ]] || require_free_port "$KAFKA_SSL_PORT" "kafka SSL" KAFKA_SSL_PORT
   kafka_fetch_libs
   kafka_write_properties
   kafka_format_storage

@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -18,45 +15,7 @@ import { createSink } from '../../src/forward/sinks.js';
 import { decodeProtobufRequest } from '../../src/otlp/index.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { makeSdkSpans, summarizeSdkSpans, summarizeViews } from '../ingest/sdk-spans.js';
-
-const run = promisify(execFile);
-
-/** Throwaway PEM files: a CA, a server certificate for 127.0.0.1 and a client certificate, both signed by it, and a second CA that signed neither. */
-interface TestPki {
-  readonly dir: string;
-  readonly ca: string;
-  readonly otherCa: string;
-  readonly serverCert: string;
-  readonly serverKey: string;
-  readonly clientCert: string;
-  readonly clientKey: string;
-}
-
-async function makePki(): Promise<TestPki> {
-  const dir = await mkdtemp(join(tmpdir(), 'tailsift-otlp-tls-'));
-  const openssl = (...args: string[]): Promise<unknown> => run('openssl', args, { cwd: dir });
-  const selfSigned = (name: string, cn: string): Promise<unknown> =>
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '1', '-subj', `/CN=${cn}`);
-  const signed = async (name: string, cn: string, extensions: string): Promise<void> => {
-    await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    await writeFile(join(dir, `${name}.cnf`), extensions);
-    await openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.cnf`);
-  };
-  await selfSigned('ca', 'tailsift-test-ca');
-  await selfSigned('other-ca', 'tailsift-other-ca');
-  await signed('server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  await signed('client', 'tailsift-test-client', 'extendedKeyUsage=clientAuth\n');
-  const at = (file: string): string => join(dir, file);
-  return {
-    dir,
-    ca: at('ca.crt'),
-    otherCa: at('other-ca.crt'),
-    serverCert: at('server.crt'),
-    serverKey: at('server.key'),
-    clientCert: at('client.crt'),
-    clientKey: at('client.key'),
-  };
-}
+import { makeTestPki, type TestPki } from '../support/test-pki.js';
 
 interface Received {
   readonly headers: Record<string, string | string[] | undefined>;
@@ -145,11 +104,11 @@ async function sendError(sink: OtlpHttpSink, batch: KeptBatch): Promise<SinkErro
 }
 
 beforeAll(async () => {
-  pki = await makePki();
+  pki = await makeTestPki('tailsift-otlp-tls-');
 });
 
 afterAll(async () => {
-  await rm(pki.dir, { recursive: true, force: true });
+  await pki.dispose();
 });
 
 afterEach(async () => {

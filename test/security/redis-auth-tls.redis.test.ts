@@ -1,8 +1,7 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Writable } from 'node:stream';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,8 +14,8 @@ import { startTestRedisServer, type TestRedisServer } from '../buffer/redis-test
 import { makeSdkSpans } from '../ingest/sdk-spans.js';
 import { cliPath, repoRoot } from '../support/engine-process.js';
 import { uniquePrefix } from '../support/services.js';
+import { makeTestPki, type TestPki } from '../support/test-pki.js';
 
-const run = promisify(execFile);
 const PASSWORD = 'pw-with:odd@chars-9f8e7d';
 
 const settings: CompletionSettings = {
@@ -135,23 +134,18 @@ describe('Redis buffer with AUTH (requirepass)', () => {
 });
 
 describe('Redis buffer over TLS', () => {
-  let dir: string;
+  let pki: TestPki;
   let server: TestRedisServer;
   let ca: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tailsift-redis-tls-'));
-    ca = join(dir, 'ca.crt');
-    const openssl = (...args: string[]): Promise<unknown> => run('openssl', args, { cwd: dir });
-    await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=tailsift-test-ca');
-    await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-    await writeFile(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-    await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'ext.cnf');
-    server = await startTestRedisServer({ password: PASSWORD, tls: { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca } });
+    pki = await makeTestPki('tailsift-redis-tls-');
+    ca = pki.ca;
+    server = await startTestRedisServer({ password: PASSWORD, tls: { cert: pki.serverCert, key: pki.serverKey, ca } });
   });
   afterAll(async () => {
     await server?.dispose();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await pki?.dispose();
   });
 
   it('connects with rediss:// and the CA file, password included', async () => {

@@ -17,6 +17,8 @@ export interface TestKafkaBroker {
   readonly brokers: string;
   /** `host:port` of the SASL_PLAINTEXT listener, when started with `sasl`. */
   readonly saslBrokers?: string;
+  /** `host:port` of the SSL (TLS) listener, when started with `tls`. */
+  readonly tlsBrokers?: string;
   /** Stops the broker: SIGTERM (a clean shutdown) or SIGKILL (a crash). Its data stays. */
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts it again on the same ports and data, and waits until it serves groups. */
@@ -32,11 +34,17 @@ export interface TestKafkaBrokerOptions {
    * user (letters, digits, - and _), beside the PLAINTEXT one tests use to set up topics.
    */
   readonly sasl?: { readonly username: string; readonly password: string };
+  /**
+   * Adds an SSL listener with this PEM certificate and unencrypted key; with `clientCa`,
+   * clients must present a certificate that CA signed.
+   */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly clientCa?: string };
 }
 
 export async function startTestKafkaBroker(options: TestKafkaBrokerOptions = {}): Promise<TestKafkaBroker> {
   const dir = await mkdtemp(join(tmpdir(), 'tailsift-kafka-'));
   const saslPort = options.sasl === undefined ? undefined : await freePort();
+  const tlsPort = options.tls === undefined ? undefined : await freePort();
   const env = {
     ...process.env,
     TAILSIFT_SERVICES_DIR: dir,
@@ -48,6 +56,14 @@ export async function startTestKafkaBroker(options: TestKafkaBrokerOptions = {})
     ...(options.sasl === undefined
       ? {}
       : { KAFKA_SASL_PORT: String(saslPort), KAFKA_SASL_USERNAME: options.sasl.username, KAFKA_SASL_PASSWORD: options.sasl.password }),
+    ...(options.tls === undefined
+      ? {}
+      : {
+          KAFKA_SSL_PORT: String(tlsPort),
+          KAFKA_SSL_CERT: options.tls.cert,
+          KAFKA_SSL_KEY: options.tls.key,
+          ...(options.tls.clientCa === undefined ? {} : { KAFKA_SSL_CLIENT_CA: options.tls.clientCa }),
+        }),
   };
   const run = (...args: string[]) =>
     new Promise<string>((resolve, reject) => {
@@ -72,6 +88,7 @@ export async function startTestKafkaBroker(options: TestKafkaBrokerOptions = {})
   return {
     brokers,
     ...(saslPort === undefined ? {} : { saslBrokers: `127.0.0.1:${saslPort}` }),
+    ...(tlsPort === undefined ? {} : { tlsBrokers: `127.0.0.1:${tlsPort}` }),
     async stop(signal = 'SIGTERM') {
       await run(signal === 'SIGKILL' ? 'kill' : 'down', 'kafka');
     },
