@@ -1,5 +1,3 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -11,6 +9,7 @@ import { encodeRpcStatus } from '../../src/ingest/rpc-status.js';
 import { decodeJsonRequest, decodeProtobufRequest } from '../../src/otlp/index.js';
 import { makeSdkSpans, summarizeSdkSpans, summarizeViews } from '../ingest/sdk-spans.js';
 import { reply, startLocalOtlpServer, type Answer, type LocalOtlpServer } from './local-otlp-server.js';
+import { freePort } from '../support/services.js';
 
 const FAST_RETRY = { initialMs: 10, maxMs: 50, maxElapsedMs: 2_000 };
 
@@ -254,13 +253,3 @@ describe('OtlpHttpSink close', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}

@@ -1,6 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readdir } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,6 +18,7 @@ import { ZipkinSink } from '../../src/forward/zipkin-sink.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { makeSdkSpans } from '../ingest/sdk-spans.js';
 import { reply, startLocalOtlpServer, type LocalOtlpServer } from './local-otlp-server.js';
+import { freePort } from '../support/services.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -74,14 +74,6 @@ async function zipkinJar(): Promise<string> {
     }
   }
   throw new Error(`cannot fetch the Zipkin server jar into ${cacheDir}: ${failures.join('; ') || 'no release listed in ' + METADATA_URL}`);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 interface ZipkinServer {

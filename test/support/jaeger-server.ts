@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
 import { access, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { homedir, hostname, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { freePort } from './services.js';
 
 /**
  * A real Jaeger v2 all-in-one for tests, built from its Go module with the machine's Go.
@@ -236,14 +236,6 @@ export function jaegerBinary(): Promise<string> {
   // A failed build stays remembered: later callers in this process fail at once with the
   // same reason instead of waiting out another build.
   return binary;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** A `kafka` receiver, as Jaeger's Kafka ingester deployment configures it. */

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export interface LocalServices {
@@ -43,6 +44,18 @@ export async function localServices(): Promise<LocalServices> {
 export function uniquePrefix(tag: string): string {
   const safeTag = tag.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100) || 'test';
   return `${safeTag}-${randomBytes(6).toString('hex')}`;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, for a server a test starts itself. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 function runServicesUp(): Promise<LocalServices> {
