@@ -26,6 +26,23 @@ export function operationLabel(service: string, operation: string): string {
   return `${service || '(unknown service)'} ${JSON.stringify(operation)}`;
 }
 
+/** `24 ms/token`: a duration per unit of work. */
+export function formatPerUnit(ms: number, unit: string): string {
+  return `${formatDuration(ms).replace(/(ms|s|m)$/, ' $1')}/${unit}`;
+}
+
+/**
+ * How reasons name a work attribute's unit: its last dotted segment in words, e.g.
+ * `gen_ai.usage.output_tokens` → `output tokens`, one `token`.
+ */
+export function workUnit(attribute: string): { plural: string; singular: string } {
+  const plural = (attribute.split('.').pop() ?? attribute).replace(/_/g, ' ').trim() || attribute;
+  const words = plural.split(' ');
+  const last = words[words.length - 1];
+  const singular = last.length > 1 && last.endsWith('s') ? last.slice(0, -1) : last;
+  return { plural, singular };
+}
+
 export function latencyFigures(figures: WindowFigures): string {
   return `p50 ${formatDuration(figures.p50Ms)} p99 ${formatDuration(figures.p99Ms)}`;
 }

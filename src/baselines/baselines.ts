@@ -4,7 +4,7 @@ import type { SpanView } from '../otlp/types.js';
 import type { SpanAttribute } from '../otlp/annotate-spans.js';
 import { silentLogger, type Logger } from '../telemetry/logger.js';
 import { anomalyAttributes } from './anomaly-attributes.js';
-import { ago, formatDuration, formatRate, latencyFigures, operationLabel } from './anomaly-reasons.js';
+import { ago, formatDuration, formatPerUnit, formatRate, latencyFigures, operationLabel, workUnit } from './anomaly-reasons.js';
 import { MAX_SCORE, errorScore, errorSpikeScore, latencyScore, latencyShift, shiftMembership } from './anomaly-scores.js';
 import { MemoryBaselineStore, type BaselineStore, type OperationRecord, type OperationRef } from './baseline-store.js';
 import type { BaselinesConfig } from './config.js';
@@ -49,14 +49,43 @@ const REMEMBERED_ANOMALIES = 10_000;
 /** Traces whose call edges were counted, most recent last. */
 const EDGE_COUNTED_TRACES = 10_000;
 
-interface OpState {
-  readonly ref: OperationRef;
-  readonly red: RedCounts;
+/** Spans of an operation looked at for work attributes before concluding that it has none. */
+const WORK_PROBE_SPANS = 50;
+
+/** One series of slot counts in the store: an operation's latencies, or its latencies per unit of work. */
+interface SeriesState {
+  /** The series' id in the store. */
+  readonly id: string;
   /** Counts of the current slot not yet handed to the store (one Map lookup per span instead of several). */
   pending: SlotCounts | undefined;
   pendingSlot: number;
   /** Baselines computed for the slot and store version they were computed at, by window length in slots. */
   readonly cache: Map<number, { slot: number; version: number; baseline: OperationBaseline }>;
+}
+
+interface OpState extends SeriesState {
+  readonly ref: OperationRef;
+  readonly red: RedCounts;
+  /** Latency per unit of work (ms per output token, ...), by work attribute and work class; see `workAttributes`. */
+  readonly work: Map<string, SeriesState>;
+  /**
+   * Spans still to look at for a work attribute. Attributes are decoded lazily, so operations
+   * whose first spans carry none stop being looked at (0); one that did is looked at always (-1).
+   */
+  workProbe: number;
+}
+
+/** How much work a span says it did: the first work attribute it carries with a positive number. */
+interface SpanWork {
+  readonly attribute: string;
+  readonly amount: number;
+  /**
+   * floor(log2(amount)): spans are compared with spans that did about as much work (within a
+   * factor of 2). Latency is rarely proportional to work — an LLM call is a time to the first
+   * token plus a time per token — so per-unit times of short and long calls differ; within a
+   * class they do not, and a slowdown stands out against a tight baseline.
+   */
+  readonly workClass: number;
 }
 
 /**
@@ -83,6 +112,11 @@ export class Baselines {
   /** Departures found at the last evaluation, by operation id, with the recent window they were found in. */
   private departed = new Map<string, Map<DepartureKind, { departure: Departure; recent: RecentWindow }>>();
   private departureList: readonly Departure[] = [];
+  /**
+   * Latency-per-work series whose recent window is shifted against their baseline, by series
+   * id. Like departures, but they open no incident: the operation's plain latency does that.
+   */
+  private workShifted = new Map<string, { z: number; recent: RecentWindow }>();
   private lastPrunedSlot = -Infinity;
   private readonly remembered = new Map<string, TraceAnomaly>();
   private readonly edgesCountedFor = new Set<string>();
@@ -111,6 +145,7 @@ export class Baselines {
     if (slot !== this.lastPrunedSlot) this.prune(slot);
     this.refreshDepartures(nowMs);
     const anyDeparture = this.departed.size > 0;
+    const anyWorkShift = this.workShifted.size > 0;
     for (const span of spans) {
       this.counters.spansObserved += 1;
       const ms = Math.max(0, span.endMs - span.startMs);
@@ -121,21 +156,32 @@ export class Baselines {
         continue;
       }
       op.red.record(ms, error);
+      const work = this.workOf(op, span);
+      const workSeries = work === undefined ? undefined : this.workSeries(op, work);
       let outlier = false;
       const baseline = this.baselineOf(op, slot, this.windowSlots);
       if (baseline.spans >= this.config.minSamples) {
-        outlier = latencyScore(baseline, ms) >= this.config.absorbThreshold || (error && errorScore(baseline) >= this.config.absorbThreshold);
+        // A span that says how much work it did is not kept out for its plain latency: a long
+        // call that did much work is normal, and keeping such calls out would leave the tail of
+        // the operation's latency unlearnt, so that they kept looking anomalous.
+        const slow = workSeries === undefined && latencyScore(baseline, ms) >= this.config.absorbThreshold;
+        outlier = slow || (error && errorScore(baseline) >= this.config.absorbThreshold);
         // During a departure the spans taking part in it stay out too, whatever their own score:
         // otherwise a shift would become the baseline once it has lasted one recent window.
         if (!outlier && anyDeparture) outlier = this.partOfDeparture(op.ref.id, baseline, ms, error);
       }
-      if (outlier) this.counters.spansKeptOut += 1;
-      if (op.pending === undefined || op.pendingSlot !== slot) {
-        this.handOver(op);
-        op.pending = emptySlotCounts();
-        op.pendingSlot = slot;
+      if (work !== undefined && workSeries !== undefined) {
+        const perUnit = this.baselineOf(workSeries, slot, this.windowSlots);
+        // Kept out of both series when either calls it anomalous: an anomaly must not pull any baseline.
+        if (!outlier && perUnit.spans >= this.config.minSamples) {
+          outlier = latencyScore(perUnit, ms / work.amount) >= this.config.absorbThreshold;
+          const shifted = anyWorkShift ? this.workShifted.get(workSeries.id) : undefined;
+          if (!outlier && shifted !== undefined) outlier = shiftMembership(shifted.recent, perUnit, ms / work.amount);
+        }
       }
-      countSpan(op.pending, bucketOf(ms), error, outlier);
+      if (outlier) this.counters.spansKeptOut += 1;
+      countInto(op, slot, ms, error, outlier, (series) => this.handOver(series));
+      if (work !== undefined && workSeries !== undefined) countInto(workSeries, slot, ms / work.amount, error, outlier, (series) => this.handOver(series));
     }
   }
 
@@ -146,6 +192,11 @@ export class Baselines {
    * A span of an operation whose recent window departs from its baseline (see `departures`)
    * and that is part of the departure (slower than the baseline's p90, or failed) scores at
    * least the departure's own z.
+   *
+   * A span carrying a work attribute (`workAttributes`) is judged by its latency per unit of
+   * work against spans of its operation that did about as much work, and by a shift of that
+   * figure, instead of by its plain latency; until that baseline has `minSamples` spans, by
+   * its plain latency alone.
    *
    * Call edges are learned here, from the traces scored: a span's parent is usually in
    * another service's export, so edges are only visible once the trace is whole.
@@ -181,10 +232,28 @@ export class Baselines {
           best = { kind, score, reason: reason(), service: op.ref.service, operation: op.ref.operation, spanId: span.spanId };
         }
       };
-      if (judged && wantLatency) {
+      const work = wantLatency ? this.workOf(op, span, false) : undefined;
+      const workSeries = work === undefined ? undefined : op.work.get(workKey(work.attribute, work.workClass));
+      const perUnit = workSeries === undefined ? undefined : this.baselineOf(workSeries, slot, windowSlots);
+      if (work !== undefined && workSeries !== undefined && perUnit !== undefined && perUnit.spans >= minSamples) {
+        // Judged per unit of work only: a span that is long because it did more work is not anomalous.
+        const ms = Math.max(0, span.endMs - span.startMs);
+        const value = ms / work.amount;
+        const unit = workUnit(work.attribute);
+        const own = latencyScore(perUnit, value);
+        const shifted = this.workShifted.get(workSeries.id);
+        const inShift = shifted !== undefined && shiftMembership(shifted.recent, perUnit, value) ? Math.min(shifted.z, MAX_SCORE) : 0;
+        offer('latency', Math.max(own, inShift), () => {
+          const per = (perUnitMs: number) => formatPerUnit(perUnitMs, unit.singular);
+          const base = `${label} ${formatDuration(ms)} for ${work.amount} ${unit.plural} (${per(value)}); baseline for ${workClassRange(work.workClass)} ${unit.plural} p50 ${per(perUnit.p50Ms)} p99 ${per(perUnit.p99Ms)}`;
+          return inShift > own && shifted !== undefined ? `${base}; shifted (recent p50 ${per(shifted.recent.p50Ms)} p99 ${per(shifted.recent.p99Ms)})` : base;
+        });
+      } else if (judged && wantLatency) {
         const ms = Math.max(0, span.endMs - span.startMs);
         const own = latencyScore(baseline, ms);
-        const found = this.departed.get(op.ref.id)?.get('latency');
+        // A span that did work of a class without a baseline yet is judged on its own latency
+        // only: its operation's latency shift may be nothing but more work.
+        const found = work === undefined ? this.departed.get(op.ref.id)?.get('latency') : undefined;
         const shifted = found?.departure;
         const inShift = found !== undefined && shiftMembership(found.recent, baseline, ms) ? Math.min(found.departure.z, MAX_SCORE) : 0;
         offer('latency', Math.max(own, inShift), () => {
@@ -201,9 +270,9 @@ export class Baselines {
           return inSpike > own && spike !== undefined ? `${base}; error rate now ${formatRate(spike.observed.errorRate)} of ${spike.observed.spans} spans` : base;
         });
       }
-      if (wantNew && newAfterMs !== undefined && baseline.spans < minSamples) {
+      if (wantNew && newAfterMs !== undefined) {
         const record = this.store.operation(op.ref.id);
-        if (record !== undefined && record.firstSeenMs >= newAfterMs) {
+        if (record !== undefined && record.firstSeenMs >= newAfterMs && (baseline.spans < minSamples || nowMs - record.firstSeenMs < this.config.newFor)) {
           offer('new_operation', NEW_STRUCTURE_SCORE, () => `${label} is new (first seen ${ago(nowMs - record.firstSeenMs)} ago)`);
         }
       }
@@ -249,6 +318,16 @@ export class Baselines {
     return op === undefined ? undefined : this.baselineOf(op, this.slotOf(nowMs), this.windowSlots);
   }
 
+  /**
+   * The baseline of one operation's latency per unit of a work attribute (ms per unit) for
+   * spans that did about `amount` of work (the same power-of-2 class); undefined when no such
+   * span was seen.
+   */
+  workBaseline(service: string, operation: string, attribute: string, amount: number, nowMs: number): OperationBaseline | undefined {
+    const series = this.byService.get(service)?.get(operation)?.work.get(workKey(attribute, workClassOf(amount)));
+    return series === undefined ? undefined : this.baselineOf(series, this.slotOf(nowMs), this.windowSlots);
+  }
+
   /** RED series of every tracked operation, plus one overflow series when the cap was reached. */
   redSeries(): RedSeries[] {
     const series = [...this.byId.values()].filter((op) => op.red.requests > 0).map((op) => op.red.series());
@@ -281,7 +360,10 @@ export class Baselines {
 
   /** Hands this instance's counts to the store and, for Redis, merges with the other instances'. */
   async sync(nowMs: number): Promise<void> {
-    for (const op of this.byId.values()) this.handOver(op);
+    for (const op of this.byId.values()) {
+      this.handOver(op);
+      for (const series of op.work.values()) this.handOver(series);
+    }
     try {
       await this.store.sync(nowMs);
     } catch (err) {
@@ -352,7 +434,16 @@ export class Baselines {
   }
 
   private addState(ref: OperationRef, names: Map<string, OpState>): OpState {
-    const state: OpState = { ref, red: new RedCounts(ref.service, ref.operation), pending: undefined, pendingSlot: 0, cache: new Map() };
+    const state: OpState = {
+      id: ref.id,
+      ref,
+      red: new RedCounts(ref.service, ref.operation),
+      pending: undefined,
+      pendingSlot: 0,
+      cache: new Map(),
+      work: new Map(),
+      workProbe: this.config.workAttributes.length === 0 ? 0 : WORK_PROBE_SPANS,
+    };
     names.set(ref.operation, state);
     this.byId.set(ref.id, state);
     return state;
@@ -366,19 +457,47 @@ export class Baselines {
     }
   }
 
-  private handOver(op: OpState): void {
-    if (op.pending === undefined) return;
-    this.store.add(op.ref.id, op.pendingSlot, op.pending);
-    op.pending = undefined;
+  private handOver(series: SeriesState): void {
+    if (series.pending === undefined) return;
+    this.store.add(series.id, series.pendingSlot, series.pending);
+    series.pending = undefined;
   }
 
-  private baselineOf(op: OpState, slot: number, windowSlots: number): OperationBaseline {
+  /**
+   * The work a span says it did, if its operation carries work attributes. `learn` (at intake)
+   * lets the first spans of an operation decide whether it is worth looking at all.
+   */
+  private workOf(op: OpState, span: SpanView, learn = true): SpanWork | undefined {
+    if (op.workProbe === 0) return undefined;
+    for (const attribute of this.config.workAttributes) {
+      const value = span.attribute(attribute);
+      const amount = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+      if (Number.isFinite(amount) && amount > 0) {
+        if (learn) op.workProbe = -1;
+        return { attribute, amount, workClass: workClassOf(amount) };
+      }
+    }
+    if (learn && op.workProbe > 0) op.workProbe -= 1;
+    return undefined;
+  }
+
+  private workSeries(op: OpState, work: SpanWork): SeriesState {
+    const key = workKey(work.attribute, work.workClass);
+    let series = op.work.get(key);
+    if (series === undefined) {
+      series = { id: workSeriesId(op.ref, key), pending: undefined, pendingSlot: 0, cache: new Map() };
+      op.work.set(key, series);
+    }
+    return series;
+  }
+
+  private baselineOf(op: SeriesState, slot: number, windowSlots: number): OperationBaseline {
     const cached = op.cache.get(windowSlots);
     if (cached !== undefined && cached.slot === slot && cached.version === this.store.version) return cached.baseline;
     if (op.pending !== undefined && op.pendingSlot < slot) this.handOver(op);
     const baseline = computeBaseline(
       this.store,
-      op.ref.id,
+      op.id,
       { from: slot - windowSlots + 1, to: slot - this.recentSlots, currentSlot: slot },
       this.slotMs,
       this.config.halfLife,
@@ -402,8 +521,23 @@ export class Baselines {
     const d = this.config.departure;
     const found = new Map<string, Map<DepartureKind, { departure: Departure; recent: RecentWindow }>>();
     const list: Departure[] = [];
+    const workShifted = new Map<string, { z: number; recent: RecentWindow }>();
+    const shiftOf = (recent: RecentWindow, baseline: OperationBaseline): number | undefined => {
+      const shift = latencyShift(recent, baseline);
+      const slower = recent.p50Ms >= d.latencyRatio * baseline.p50Ms || recent.p90Ms >= d.latencyRatio * baseline.p90Ms;
+      return shift.z >= d.latencyZ && slower ? shift.z : undefined;
+    };
     for (const op of this.byId.values()) {
       this.handOver(op);
+      for (const series of op.work.values()) {
+        this.handOver(series);
+        const baseline = this.baselineOf(series, slot, this.windowSlots);
+        if (baseline.spans < this.config.minSamples) continue;
+        const recent = computeRecent(this.store, series.id, slot - this.recentSlots + 1, slot);
+        if (recent.spans < d.minSpans) continue;
+        const z = shiftOf(recent, baseline);
+        if (z !== undefined) workShifted.set(series.id, { z, recent });
+      }
       const baseline = this.baselineOf(op, slot, this.windowSlots);
       if (baseline.spans < this.config.minSamples) continue;
       const recent = computeRecent(this.store, op.ref.id, slot - this.recentSlots + 1, slot);
@@ -429,10 +563,9 @@ export class Baselines {
         kinds.set(kind, { departure, recent });
         list.push(departure);
       };
-      const shift = latencyShift(recent, baseline);
-      const slower = recent.p50Ms >= d.latencyRatio * baseline.p50Ms || recent.p90Ms >= d.latencyRatio * baseline.p90Ms;
-      if (shift.z >= d.latencyZ && slower) {
-        add('latency', shift.z, `${label} latency ${latencyFigures(recent)} over ${recent.spans} spans; baseline ${latencyFigures(baseline)}`);
+      const shiftZ = shiftOf(recent, baseline);
+      if (shiftZ !== undefined) {
+        add('latency', shiftZ, `${label} latency ${latencyFigures(recent)} over ${recent.spans} spans; baseline ${latencyFigures(baseline)}`);
       }
       const spikeZ = errorSpikeScore(recent.errors, recent.spans, baseline.errorRate);
       if (spikeZ >= d.errorZ && recent.errorRate >= d.minErrorRate && recent.errorRate >= d.errorRatio * baseline.errorRate) {
@@ -440,6 +573,7 @@ export class Baselines {
       }
     }
     this.departed = found;
+    this.workShifted = workShifted;
     this.departureList = list;
   }
 
@@ -465,7 +599,7 @@ export class Baselines {
         continue;
       }
       if (count) edge.seen += 1;
-      if (found === undefined && newAfterMs !== undefined && edge.firstSeenMs >= newAfterMs && edge.seen <= minSamples) {
+      if (found === undefined && newAfterMs !== undefined && edge.firstSeenMs >= newAfterMs && (edge.seen <= minSamples || nowMs - edge.firstSeenMs < this.config.newFor)) {
         found = {
           kind: 'new_operation',
           score: NEW_STRUCTURE_SCORE,
@@ -494,6 +628,42 @@ export class Baselines {
     this.lastPrunedSlot = slot;
     this.store.prune(slot - this.windowSlots);
   }
+}
+
+/** Counts one value into a series' pending slot, handing the previous slot's counts over first. */
+function countInto(series: SeriesState, slot: number, value: number, error: boolean, outlier: boolean, handOver: (series: SeriesState) => void): void {
+  if (series.pending === undefined || series.pendingSlot !== slot) {
+    handOver(series);
+    series.pending = emptySlotCounts();
+    series.pendingSlot = slot;
+  }
+  countSpan(series.pending, bucketOf(value), error, outlier);
+}
+
+/** Work classes at most: 2^64 units of anything is past any real span. */
+const MAX_WORK_CLASS = 64;
+
+function workClassOf(amount: number): number {
+  return Math.max(-MAX_WORK_CLASS, Math.min(MAX_WORK_CLASS, Math.floor(Math.log2(amount))));
+}
+
+function workKey(attribute: string, workClass: number): string {
+  return `${attribute}\0${workClass}`;
+}
+
+/** `128 to 255` for whole units, `0.5 to 1` below one. */
+function workClassRange(workClass: number): string {
+  const low = 2 ** workClass;
+  return workClass >= 0 ? `${low} to ${2 * low - 1}` : `${low} to ${2 * low}`;
+}
+
+/**
+ * The store id of an operation's latency-per-work series (one per work attribute and class):
+ * like an operation id, over the operation and the series key, so instances sharing a store
+ * share it too.
+ */
+function workSeriesId(ref: OperationRef, key: string): string {
+  return operationId(ref.service, `${ref.operation}\0per\0${key}`);
 }
 
 function figures(w: WindowFigures): WindowFigures {

@@ -44,6 +44,12 @@ export const baselinesConfigSchema = z
     recent: withDefault(durationMs, '30s', 'The recent window compared with the baseline; the baseline leaves it out (Go duration; milliseconds once validated).'),
     minSamples: withDefault(z.number().int().min(1), 200, 'Spans an operation\'s baseline needs before its spans are judged.'),
     warmup: withDefault(durationMs, '5m', 'Time after the first span before an operation or call edge seen for the first time counts as new (Go duration; milliseconds once validated).'),
+    newFor: withDefault(durationMs, '15m', 'How long an operation or call edge first seen after the warm-up keeps counting as new, however often it is seen meanwhile (a new dependency stays suspect while people can still act on it); past that it stays new only until its baseline has `minSamples` spans (Go duration; milliseconds once validated).'),
+    workAttributes: withDefault(
+      z.array(z.string().min(1)).max(8).readonly(),
+      ['gen_ai.usage.output_tokens'],
+      'Span attributes that say how much work a span did (a positive number). A span carrying one is judged by its latency per unit of that work (e.g. ms per output token) against the same figure of its operation\'s spans that did about as much work (within a factor of 2), instead of by its plain latency: a slow call stands out however widely the work varies, and a span that is merely long because it did more work does not. The first attribute a span carries counts; a span whose amount of work has no baseline yet is judged by its plain latency.',
+    ),
     absorbThreshold: withDefault(z.number().positive(), 4, 'A span scoring at least this much (latency or error) is kept out of its baseline, so anomalies do not become normal; so are the spans taking part in a departure. Above the policies\' threshold on purpose: a long tail that is only somewhat rare must stay in the baseline, or it keeps looking anomalous.'),
     maxOperations: withDefault(z.number().int().min(1), 2000, '(service, operation) pairs tracked at most; spans of further pairs are counted as overflow and not judged.'),
     maxEdges: withDefault(z.number().int().min(1), 5000, 'Parent service → child service edges tracked at most.'),

@@ -25,8 +25,10 @@ const USAGE = `usage: tailsift generate --target URL [--scenario NAME] [--rate T
                    the run ends when the last trace's spans have been sent
   --seed N         seed of every random choice (default random, printed)
   --start TIME     time 0 of the run; with file: the output is byte-identical per seed
-  --fault SPEC     SERVICE:latency=xN@START-END[:share=P]  slow down a share of a service's spans
-                   SERVICE:errors=P@START-END             fail a share of them (repeatable)
+  --fault SPEC     SERVICE:latency=xN@START-END[:share=P]  slow down a share of the traces through a service
+                   SERVICE:errors=P@START-END             fail a share of its spans
+                   SERVICE:dependency=NEW[/OP]@START-END[:latency=300ms][:share=P]
+                                                          call a service never seen before (repeatable)
   --manifest FILE  one JSON line per trace: traceId, spans, rootService, durationMs, hasError, faults
 `;
 

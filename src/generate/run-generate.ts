@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger, type Logger } from '../telemetry/logger.js';
 import { ExportQueue, type ServiceBatch } from './export-queue.js';
-import { FaultInjector, type FaultSpec } from './faults.js';
+import { FaultInjector, addedServices, type FaultSpec } from './faults.js';
 import { LineWriter } from './line-writer.js';
 import { manifestEntry } from './manifest.js';
 import { Prng, randomSeed } from './prng.js';
@@ -115,6 +115,11 @@ export function checkGenerateOptions(options: GenerateOptions): {
         `--fault ${JSON.stringify(fault.label)}: scenario ${scenario.name} has no service ${fault.service}; it has ${serviceNames.join(', ')}`,
       );
     }
+    if (fault.effect.kind === 'dependency' && serviceNames.includes(fault.effect.service)) {
+      throw new GenerateUsageError(
+        `--fault ${JSON.stringify(fault.label)}: scenario ${scenario.name} already has a service ${fault.effect.service}; a new dependency needs a name the scenario does not use`,
+      );
+    }
   }
   const target = typeof options.target === 'string' ? parseTarget(options.target) : undefined;
   return { settings, scenario, target };
@@ -131,7 +136,9 @@ export function checkGenerateOptions(options: GenerateOptions): {
  */
 export async function runGenerate(options: GenerateOptions, signal?: AbortSignal): Promise<GenerateSummary> {
   const { settings, scenario, target: targetSpec } = checkGenerateOptions(options);
-  const serviceNames = scenario.services.map((s) => s.name);
+  // Services a dependency fault adds come last, so the scenario's own draw the same resources as without faults.
+  const definitions = [...scenario.services, ...addedServices(options.faults ?? [])];
+  const serviceNames = definitions.map((s) => s.name);
   const logger = options.logger ?? silentLogger;
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
   const target = targetSpec
@@ -140,7 +147,7 @@ export async function runGenerate(options: GenerateOptions, signal?: AbortSignal
 
   const { seed } = settings;
   const resourceRng = Prng.stream(seed, 'resources');
-  const services = scenario.services.map((service) => ({
+  const services = definitions.map((service) => ({
     name: service.name,
     resource: { ...standardResource(scenario.namespace, service, resourceRng), ...service.extraResource },
   }));
@@ -148,7 +155,7 @@ export async function runGenerate(options: GenerateOptions, signal?: AbortSignal
   const queue = new ExportQueue(tickNs, serviceNames);
   const wallStart = Date.now();
   const epoch = new RunEpoch(options.startMs ?? wallStart);
-  const recorder = new SdkSpanRecorder(services, new SeededIdGenerator(Prng.stream(seed, 'ids')), (service, span) =>
+  const recorder = new SdkSpanRecorder(services, new SeededIdGenerator(Prng.stream(seed, 'ids'), Prng.stream(seed, 'injected-ids')), (service, span) =>
     queue.add(service, span, epoch.offsetNs(span.endTime)),
   );
   const arrivals = Prng.stream(seed, 'arrivals');

@@ -25,16 +25,25 @@ import type { PlannedSpan } from './trace-plan.js';
  * queue it for export.
  */
 
-/** Trace and span ids from a seeded stream: the same seed gives the same ids. */
+/**
+ * Trace and span ids from a seeded stream: the same seed gives the same ids. Spans a fault
+ * added draw from `injectedRng` instead (while `injected` is set), so adding them does not
+ * shift the ids of every span after them.
+ */
 export class SeededIdGenerator implements IdGenerator {
-  constructor(private readonly rng: Prng) {}
+  injected = false;
+
+  constructor(
+    private readonly rng: Prng,
+    private readonly injectedRng: Prng = rng,
+  ) {}
 
   generateTraceId(): string {
     return this.rng.hex(32);
   }
 
   generateSpanId(): string {
-    return this.rng.hex(16);
+    return (this.injected ? this.injectedRng : this.rng).hex(16);
   }
 }
 
@@ -80,7 +89,7 @@ export class SdkSpanRecorder {
 
   constructor(
     services: readonly RecordedService[],
-    idGenerator: IdGenerator,
+    private readonly idGenerator: IdGenerator,
     onEnded: (service: string, span: ReadableSpan) => void,
   ) {
     for (const service of services) {
@@ -118,11 +127,14 @@ export class SdkSpanRecorder {
       const parentContext = parent.service === planned.service ? parent.context : { ...parent.context, isRemote: true };
       context = trace.setSpanContext(ROOT_CONTEXT, parentContext);
     }
+    const ids = this.idGenerator instanceof SeededIdGenerator ? this.idGenerator : undefined;
+    if (ids !== undefined) ids.injected = planned.injected;
     const span = this.tracer(planned).startSpan(
       planned.name,
       { kind: planned.kind, attributes: planned.attributes, startTime: epoch.toHrTime(planned.startNs) },
       context,
     );
+    if (ids !== undefined) ids.injected = false;
     const spanContext = span.spanContext();
     for (const child of planned.children()) this.recordSpan(child, { context: spanContext, service: planned.service }, epoch);
 

@@ -50,6 +50,11 @@ export class PlannedSpan {
   endNs = 0;
   /** Labels of the faults that changed this span. */
   readonly faults: string[] = [];
+  /**
+   * Added by a fault rather than planned by the scenario: its ids come from a stream of their
+   * own, so the scenario's spans keep the ids they have in a run without faults.
+   */
+  injected = false;
 
   constructor(
     readonly service: string,
@@ -110,6 +115,9 @@ export class PlannedSpan {
  * the factor by which the span's own work is slowed (1 for none); may mark the span failed.
  */
 export interface LayoutHook {
+  /** Called once per trace before its first span; per-trace draws start afresh. */
+  beginTrace?(root: PlannedSpan, startNs: number): void;
+  /** May add steps to `span` (a call to a new dependency); they are laid out with the rest. */
   enter(span: PlannedSpan, startNs: number): number;
 }
 
@@ -118,6 +126,7 @@ export interface LayoutHook {
  * parent first, children in step order, which is also the order their ids are drawn in.
  */
 export function layoutTrace(root: PlannedSpan, startNs: number, hook?: LayoutHook): void {
+  hook?.beginTrace?.(root, startNs);
   place(root, startNs, hook);
 }
 

@@ -75,6 +75,28 @@ describe('redis baselines: several instances on one prefix', () => {
     expect(cart?.errorWeight).toBeGreaterThan(0);
   });
 
+  it('shares baselines of latency per unit of work', async () => {
+    const prefix = newPrefix();
+    const a = await baselinesOn(prefix);
+    const b = await baselinesOn(prefix);
+    const at = T0 + 1_000;
+    const chat = (ms: number, tokens: number) => span('llm-inference', 'chat', ms, { attributes: { 'gen_ai.usage.output_tokens': tokens } });
+    a.observe(Array.from({ length: 30 }, () => chat(2000, 200)), at);
+    b.observe(Array.from({ length: 10 }, () => chat(4000, 200)), at);
+    await a.sync(at);
+    await b.sync(at);
+    const later = T0 + 60_000;
+    await a.sync(later);
+    await b.sync(later);
+    for (const instance of [a, b]) {
+      const perToken = instance.workBaseline('llm-inference', 'chat', 'gen_ai.usage.output_tokens', 200, later);
+      expect(perToken?.spans).toBe(40);
+      // 30 calls at 10 ms/token and 10 at 20 ms/token.
+      expect(perToken?.p50Ms).toBeCloseTo(10, 0);
+      expect(perToken?.p90Ms).toBeCloseTo(20, -1);
+    }
+  });
+
   it('an instance started later reads the whole window and starts warm', async () => {
     const prefix = newPrefix();
     const a = await baselinesOn(prefix);

@@ -19,7 +19,12 @@ export function resourceOf(service: string): Readonly<Record<string, string>> {
   return resource;
 }
 
-export function span(service: string, name: string, durationMs: number, options: { error?: boolean; startMs?: number; traceId?: string; spanId?: string; parentSpanId?: string } = {}): SpanView {
+export function span(
+  service: string,
+  name: string,
+  durationMs: number,
+  options: { error?: boolean; startMs?: number; traceId?: string; spanId?: string; parentSpanId?: string; attributes?: Record<string, string | number> } = {},
+): SpanView {
   const startMs = options.startMs ?? T0;
   return makeSpan({
     name,
@@ -30,6 +35,7 @@ export function span(service: string, name: string, durationMs: number, options:
     traceId: options.traceId,
     spanId: options.spanId,
     parentSpanId: options.parentSpanId,
+    attributes: options.attributes,
   });
 }
 

@@ -130,6 +130,12 @@ describe('error faults', () => {
     }
   });
 
+  it('refuse a new dependency the scenario already has', async () => {
+    await expect(
+      runGenerate({ ...options, target: `file:${dir}/never.jsonl`, faults: [parseFaultSpec('checkout:dependency=payment@0-1')] }),
+    ).rejects.toThrow('scenario shop already has a service payment');
+  });
+
   it('refuses a fault on a service the scenario does not have', async () => {
     await expect(
       runGenerate({ ...options, target: `file:${dir}/never.jsonl`, faults: [parseFaultSpec('llm-inference:errors=0.5@0-1')] }),
@@ -137,5 +143,44 @@ describe('error faults', () => {
     await expect(
       runGenerate({ ...options, target: `file:${dir}/never.jsonl`, faults: [parseFaultSpec('llm-inference:errors=0.5@0-1')] }),
     ).rejects.toThrow('scenario shop has no service llm-inference');
+  });
+});
+
+describe('new dependency faults', () => {
+  it('make a share of the traces call a new service from the named one, slower by about the latency, and keep every other span id', async () => {
+    const label = 'payment:dependency=fraud-check/score@5-15:latency=300ms:share=0.5';
+    const run = await generateToFile(dir, 'dependency', { ...options, faults: [parseFaultSpec(label)] });
+    const added = run.spans.filter((s) => s.service === 'fraud-check');
+    expect(added.length).toBeGreaterThan(20);
+    const byId = new Map(run.spans.map((s) => [s.spanId, s]));
+    for (const server of added) {
+      expect(server.name).toBe('POST /score');
+      expect(inWindow(server, 5, 15)).toBe(true);
+      const client = byId.get(server.parentSpanId) as FlatSpan;
+      expect(client.service).toBe('payment');
+      expect(client.attributes['url.full']).toBe('http://fraud-check:8080/score');
+      // The client's parent is the payment service's first span: the server span of the request.
+      expect((byId.get(client.parentSpanId) as FlatSpan).service).toBe('payment');
+    }
+    // Every span of the scenario keeps its id, so runs with and without the fault pair up.
+    const baseIds = new Set(baseline.spans.map((s) => s.spanId));
+    expect(run.spans.length).toBe(baseline.spans.length + 2 * added.length);
+    expect(run.spans.filter((s) => !baseIds.has(s.spanId))).toHaveLength(2 * added.length);
+
+    const hitTraces = new Set(added.map((s) => s.traceId));
+    const before = new Map(baseline.manifest.map((m) => [m.traceId, m]));
+    const reachedInWindow = new Set(
+      baseline.spans.filter((s) => s.service === 'payment' && inWindow(s, 5, 15)).map((s) => s.traceId),
+    );
+    const share = hitTraces.size / reachedInWindow.size;
+    const sd = Math.sqrt((0.5 * 0.5) / reachedInWindow.size);
+    expect(share).toBeGreaterThan(0.5 - 5 * sd);
+    expect(share).toBeLessThan(0.5 + 5 * sd);
+    for (const entry of run.manifest) {
+      expect(entry.faults).toEqual(hitTraces.has(entry.traceId) ? [label] : []);
+      const base = before.get(entry.traceId) as ManifestLine;
+      if (hitTraces.has(entry.traceId)) expect(entry.durationMs).toBeGreaterThan(base.durationMs + 50);
+      else expect(entry.durationMs).toBe(base.durationMs);
+    }
   });
 });

@@ -7,8 +7,10 @@ import { PlannedSpan } from '../trace-plan.js';
  * An AI request pipeline (retrieval-augmented generation): the API gateway takes a question
  * and walks it through embedding, vector search, document retrieval, context assembly, LLM
  * inference and response parsing, each its own service. Model calls carry the gen_ai.*
- * attributes of the OpenTelemetry GenAI conventions; their latency follows the output length,
- * and the provider sometimes rate-limits (retried) or times out (fails the request).
+ * attributes of the OpenTelemetry GenAI conventions. A chat call lasts as a real one does: a
+ * time to the first token plus `gen_ai.usage.output_tokens` times the model's time per token
+ * (±15%), so its latency is tied to its output length. The provider sometimes rate-limits
+ * (retried) or times out (fails the request).
  */
 const cloud = { 'cloud.provider': 'aws', 'cloud.region': 'eu-west-1' };
 const service = (name: string, version: string, port: number): ServiceDefinition => ({
