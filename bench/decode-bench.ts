@@ -124,7 +124,7 @@ function buildSpans(): ReadableSpan[] {
   return exporter.getFinishedSpans();
 }
 
-function buildRequests(): Uint8Array[] {
+export function buildRequests(): Uint8Array[] {
   const spans = buildSpans();
   const requests: Uint8Array[] = [];
   for (let i = 0; i < spans.length; i += SPANS_PER_REQUEST) {

@@ -49,10 +49,12 @@ export interface RedisBufferBenchResult {
   readonly appendRequestsPerSecond: number;
   /** Claims of 500 due traces each, fragments rebuilt. */
   readonly claimTracesPerSecond: number;
-  /** One complete at a time, as the decision loop records decisions. */
+  /** One complete at a time. */
   readonly completeTracesPerSecond: number;
   /** A claimed batch's completes in flight together. */
   readonly completeConcurrentTracesPerSecond: number;
+  /** A claimed batch's decisions in one `completeMany`, as the decision loop records them. */
+  readonly completeBatchTracesPerSecond: number;
 }
 
 interface Workload {
@@ -149,8 +151,9 @@ export async function benchRedisBuffer(redisUrl: string): Promise<RedisBufferBen
     const redisBytesPerSpanUncompacted = await measureMemory(redisUrl, admin, w, false);
     const redisBytesPerSpan = await measureMemory(redisUrl, admin, w, true);
 
-    // Throughput: append everything, claim it all, complete half one at a time (as the
-    // decision loop does) and half with each claimed batch's completes in flight together.
+    // Throughput: append everything, claim it all, and complete a third of the batches one
+    // trace at a time, a third with each batch's completes in flight together, and a third with
+    // one completeMany per batch (as the decision loop does).
     const prefix = `bench-${randomBytes(4).toString('hex')}`;
     const buffer = await RedisTraceBuffer.connect({ url: redisUrl, prefix, settings: settingsFor(w) });
     try {
@@ -160,6 +163,8 @@ export async function benchRedisBuffer(redisUrl: string): Promise<RedisBufferBen
       let sequentialTraces = 0;
       let concurrentSeconds = 0;
       let concurrentTraces = 0;
+      let batchSeconds = 0;
+      let batchTraces = 0;
       let claimedTraces = 0;
       let claimedSpans = 0;
       for (let batch = 0; ; batch++) {
@@ -169,10 +174,14 @@ export async function benchRedisBuffer(redisUrl: string): Promise<RedisBufferBen
         claimedTraces += due.length;
         for (const d of due) claimedSpans += d.spanCount;
         const completeStart = performance.now();
-        if (batch % 2 === 0) {
+        if (batch % 3 === 0) {
           for (const d of due) await buffer.complete(d, DROP, 0);
           sequentialSeconds += (performance.now() - completeStart) / 1000;
           sequentialTraces += due.length;
+        } else if (batch % 3 === 2) {
+          await buffer.completeMany(due.map((trace) => ({ trace, decision: DROP })), 0);
+          batchSeconds += (performance.now() - completeStart) / 1000;
+          batchTraces += due.length;
         } else {
           await Promise.all(due.map((d) => buffer.complete(d, DROP, 0)));
           concurrentSeconds += (performance.now() - completeStart) / 1000;
@@ -199,6 +208,7 @@ export async function benchRedisBuffer(redisUrl: string): Promise<RedisBufferBen
         claimTracesPerSecond: claimedTraces / claimSeconds,
         completeTracesPerSecond: sequentialTraces / sequentialSeconds,
         completeConcurrentTracesPerSecond: concurrentTraces / concurrentSeconds,
+        completeBatchTracesPerSecond: batchTraces / batchSeconds,
       };
     } finally {
       await buffer.close();
@@ -220,7 +230,10 @@ if (isMain) {
   console.log(`    without the envelope split:  ${r.redisBytesPerSpanUncompacted.toFixed(1)} (${r.bytesPerSpanRatioUncompacted.toFixed(2)} x wire)`);
   console.log(`  append:   ${n(r.appendSpansPerSecond)} spans/s (${n(r.appendRequestsPerSecond)} requests/s)`);
   console.log(`  claim:    ${n(r.claimTracesPerSecond)} traces/s (batches of ${CLAIM_BATCH})`);
-  console.log(`  complete: ${n(r.completeTracesPerSecond)} traces/s one at a time, ${n(r.completeConcurrentTracesPerSecond)} traces/s a batch at once`);
+  console.log(
+    `  complete: ${n(r.completeTracesPerSecond)} traces/s one at a time, ${n(r.completeConcurrentTracesPerSecond)} traces/s a batch in flight at once, ` +
+      `${n(r.completeBatchTracesPerSecond)} traces/s a batch in one completeMany`,
+  );
   const out = join(repoRoot(), 'bench', 'results', 'redis-buffer.json');
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify({ node: process.version, date: new Date().toISOString(), redisUrl: url, ...r }, null, 2)}\n`);

@@ -26,6 +26,11 @@ export interface TraceBuffer {
    * the decision.
    */
   complete(trace: DueTrace, decision: RecordedDecision, nowMs: number): Promise<Uint8Array[]>;
+  /**
+   * `complete` for many claimed traces at once (one round trip to Redis instead of one per
+   * trace). Returns each trace's late fragments, in the order of `decided`.
+   */
+  completeMany(decided: readonly CompletedTrace[], nowMs: number): Promise<Uint8Array[][]>;
   /** Gives a claimed trace back undecided, due again at `retryAtMs` (a sink was down). */
   release(trace: DueTrace, retryAtMs: number): Promise<void>;
   /** Undecided traces and their spans, claimed or not. */
@@ -69,6 +74,12 @@ export interface RecordedDecision {
   readonly keep: boolean;
   /** The policy that kept or dropped the trace, when one did. */
   readonly policy: string | undefined;
+}
+
+/** A claimed trace and the decision to record for it. */
+export interface CompletedTrace {
+  readonly trace: DueTrace;
+  readonly decision: RecordedDecision;
 }
 
 export interface DueTrace {

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
-import type { DueTrace, LateFragment, RecordedDecision, TraceBuffer } from '../buffer/trace-buffer.js';
+import type { CompletedTrace, DueTrace, LateFragment, TraceBuffer } from '../buffer/trace-buffer.js';
 import type { PolicySet, TraceDecision } from '../policies/evaluator.js';
-import type { KeptBatch, TraceSink } from '../forward/sink.js';
+import type { KeptBatch, KeptTrace, TraceSink } from '../forward/sink.js';
 import type { Logger } from '../telemetry/logger.js';
 import { EngineStats } from '../telemetry/engine-stats.js';
 import { decodeProtobufSpans } from '../otlp/decode-protobuf.js';
@@ -73,7 +73,7 @@ export class DecisionLoop {
   private readonly intervalMs: number;
   private readonly retryDelayMs: number;
   /** Kept late spans waiting to be forwarded with the next batch. */
-  private lateKept: { bytes: Uint8Array; spans: number }[] = [];
+  private lateKept: LateKept[] = [];
   /** Spans each sink is sending now, for `sinkQueue`. */
   private readonly sending = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -164,7 +164,8 @@ export class DecisionLoop {
   acceptLate(late: readonly LateFragment[]): void {
     for (const l of late) {
       if (l.decision.keep) {
-        this.lateKept.push({ bytes: annotateSpans(l.fragment.bytes, this.keptReasons(l.fragment.traceId, l.decision)), spans: l.fragment.spanCount });
+        const traceId = l.fragment.traceId;
+        this.lateKept.push({ traceId, bytes: annotateSpans(l.fragment.bytes, this.keptReasons(traceId, l.decision)), spans: l.fragment.spanCount });
         this.o.stats.lateSpansKept += l.fragment.spanCount;
       } else {
         this.o.stats.lateSpansDropped += l.fragment.spanCount;
@@ -190,32 +191,25 @@ export class DecisionLoop {
       (decision.keep ? kept : dropped).push({ due: d, views, fragments, spans, decision });
     }
 
-    // One round trip each, all at once: a Redis buffer completes traces concurrently.
-    await Promise.all(dropped.map((x) => this.finish(x, nowMs)));
+    await this.finish(dropped, nowMs);
     if (kept.length === 0) return due.length;
 
-    const parts: Uint8Array[] = [];
-    let spans = 0;
+    const traces: KeptTrace[] = [];
     for (const k of kept) {
       const reasons = this.keptReasons(k.due.traceId, k.decision);
-      for (const fragment of k.fragments) parts.push(annotateSpans(fragment, reasons));
-      spans += k.spans;
+      traces.push({ traceId: k.due.traceId, fragments: k.fragments.map((f) => annotateSpans(f, reasons)), spanCount: k.spans });
     }
     const late = this.lateKept;
     this.lateKept = [];
-    for (const l of late) {
-      parts.push(l.bytes);
-      spans += l.spans;
-    }
 
-    const outcome = await this.send({ request: concatRequests(parts), traceCount: kept.length, spanCount: spans });
+    const outcome = await this.send(keptBatch(traces, late, kept.length));
     if (outcome === 'retry') {
       this.lateKept = late.concat(this.lateKept);
       await Promise.all(kept.map((k) => this.o.buffer.release(k.due, nowMs + this.retryDelayMs)));
       stats.tracesRetried += kept.length;
       return dropped.length;
     }
-    await Promise.all(kept.map((k) => this.finish(k, nowMs)));
+    await this.finish(kept, nowMs);
     return due.length;
   }
 
@@ -225,15 +219,19 @@ export class DecisionLoop {
     fragments: readonly Uint8Array[],
     nowMs: number,
   ): { decision: TraceDecision; views: readonly SpanView[] } {
-    // The fragments are forwarded as they are, so only the span views are needed here.
-    const decoded = decodeProtobufSpans(concatRequests(fragments));
-    if (!decoded.ok) {
-      // Fragments were decoded once at intake, so this means the buffer handed back bytes it
-      // was not given. Dropping is the only safe outcome; it is counted and logged.
-      this.o.logger.error({ traceId, err: decoded.error.message }, 'buffered trace no longer decodes; dropped');
-      return { decision: { keep: false, policy: '(corrupt in buffer)' }, views: [] };
+    // The fragments are forwarded as they are, so only the span views are needed here; each
+    // is read where it lies, without joining them first.
+    const views: SpanView[] = [];
+    for (const fragment of fragments) {
+      const decoded = decodeProtobufSpans(fragment);
+      if (!decoded.ok) {
+        // Fragments were decoded once at intake, so this means the buffer handed back bytes it
+        // was not given. Dropping is the only safe outcome; it is counted and logged.
+        this.o.logger.error({ traceId, err: decoded.error.message }, 'buffered trace no longer decodes; dropped');
+        return { decision: { keep: false, policy: '(corrupt in buffer)' }, views: [] };
+      }
+      for (const span of decoded.value.spans) views.push(span);
     }
-    const views = decoded.value.spans;
     let byteSize = 0;
     for (const f of fragments) byteSize += f.length;
     const observe = this.o.onPolicyEvaluation;
@@ -262,11 +260,16 @@ export class DecisionLoop {
     if (bytes > maxTraceBytes) stats.count(stats.tracesOverLimit, 'maximum_trace_size_bytes');
   }
 
-  /** Records the decision; spans that came in while it was being made follow it. */
-  private async finish(x: Decided, nowMs: number): Promise<void> {
+  /** Records the decisions (one round trip); spans that came in while they were made follow them. */
+  private async finish(decided: readonly Decided[], nowMs: number): Promise<void> {
+    if (decided.length === 0) return;
+    const recorded: CompletedTrace[] = decided.map((x) => ({ trace: x.due, decision: { keep: x.decision.keep, policy: x.decision.policy } }));
+    const late = await this.o.buffer.completeMany(recorded, nowMs);
+    decided.forEach((x, i) => this.finished(x, late[i], nowMs));
+  }
+
+  private finished(x: Decided, late: readonly Uint8Array[], nowMs: number): void {
     const { stats } = this.o;
-    const recorded: RecordedDecision = { keep: x.decision.keep, policy: x.decision.policy };
-    const late = await this.o.buffer.complete(x.due, recorded, nowMs);
     if (this.o.onDecided !== undefined) this.o.onDecided(x.due.traceId, this.o.clock.now(), x.due.dueMs, x.decision.keep);
     if (x.decision.keep) {
       stats.count(stats.tracesKept, x.decision.policy ?? EngineStats.NO_MATCH);
@@ -280,7 +283,7 @@ export class DecisionLoop {
     for (const bytes of late) {
       const spans = countSpans(bytes);
       if (x.decision.keep) {
-        this.lateKept.push({ bytes: annotateSpans(bytes, this.keptReasons(x.due.traceId, x.decision)), spans });
+        this.lateKept.push({ traceId: x.due.traceId, bytes: annotateSpans(bytes, this.keptReasons(x.due.traceId, x.decision)), spans });
         stats.lateSpansKept += spans;
       } else {
         stats.lateSpansDropped += spans;
@@ -292,8 +295,7 @@ export class DecisionLoop {
     if (this.lateKept.length === 0) return;
     const late = this.lateKept;
     this.lateKept = [];
-    const spans = late.reduce((n, l) => n + l.spans, 0);
-    const outcome = await this.send({ request: concatRequests(late.map((l) => l.bytes)), traceCount: 0, spanCount: spans });
+    const outcome = await this.send(keptBatch([], late, 0));
     if (outcome === 'retry') this.lateKept = late.concat(this.lateKept);
   }
 
@@ -327,6 +329,51 @@ export class DecisionLoop {
     });
     return retry ? 'retry' : 'done';
   }
+}
+
+/** Kept late spans of a decided trace, annotated, waiting for the next batch. */
+interface LateKept {
+  readonly traceId: string;
+  readonly bytes: Uint8Array;
+  readonly spans: number;
+}
+
+/**
+ * The batch of newly kept traces and queued late spans, with its split by trace (see
+ * KeptBatch.traces): late spans join their trace's entry, so a trace id appears once.
+ */
+function keptBatch(traces: KeptTrace[], late: readonly LateKept[], traceCount: number): KeptBatch {
+  const parts: Uint8Array[] = [];
+  let spanCount = 0;
+  for (const t of traces) {
+    for (const f of t.fragments) parts.push(f);
+    spanCount += t.spanCount;
+  }
+  if (late.length > 0) {
+    const byId = new Map<string, { fragments: Uint8Array[]; spanCount: number }>();
+    for (const l of late) {
+      parts.push(l.bytes);
+      spanCount += l.spans;
+      const entry = byId.get(l.traceId);
+      if (entry === undefined) byId.set(l.traceId, { fragments: [l.bytes], spanCount: l.spans });
+      else {
+        entry.fragments.push(l.bytes);
+        entry.spanCount += l.spans;
+      }
+    }
+    const index = new Map<string, number>();
+    traces.forEach((t, i) => index.set(t.traceId, i));
+    for (const [traceId, entry] of byId) {
+      const at = index.get(traceId);
+      if (at === undefined) {
+        traces.push({ traceId, ...entry });
+      } else {
+        const t = traces[at];
+        traces[at] = { traceId, fragments: [...t.fragments, ...entry.fragments], spanCount: t.spanCount + entry.spanCount };
+      }
+    }
+  }
+  return { request: concatRequests(parts), traceCount, spanCount, traces };
 }
 
 function countSpans(fragmentBytes: Uint8Array): number {

@@ -1,6 +1,6 @@
 import { Kafka, logLevel, Partitioners, type LogEntry, type Producer } from 'kafkajs';
 import { SinkError, type TailsiftError } from '../errors.js';
-import { decodeProtobufRequest, protobufRequestToJson } from '../otlp/index.js';
+import { concatRequests, decodeProtobufRequest, protobufRequestToJson } from '../otlp/index.js';
 import { silentLogger, type Logger } from '../telemetry/logger.js';
 import { kafkajsSecurityOptions, type KafkaClientSecurity } from '../ingest/kafka-client-security.js';
 import { DEFAULT_RETRY, runWithRetry, type RetryRuntime, type RetrySettings } from './retry.js';
@@ -143,6 +143,13 @@ export class KafkaSink implements TraceSink {
 
   /** One record per trace of the batch, in the order the traces appear in it. */
   private recordsOf(batch: KeptBatch): TraceRecord[] {
+    if (batch.traces !== undefined) {
+      // Split already: no second decode of the whole batch.
+      return batch.traces.map((t) => ({
+        key: t.traceId,
+        value: this.encode(t.fragments.length === 1 ? t.fragments[0] : concatRequests(t.fragments)),
+      }));
+    }
     const decoded = decodeProtobufRequest(batch.request);
     if (!decoded.ok) {
       throw new SinkError(this.name, `the kept batch is not a valid request: ${decoded.error.message}`, { retriable: false, cause: decoded.error });

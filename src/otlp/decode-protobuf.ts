@@ -1,7 +1,7 @@
 import { OtlpDecodeError } from '../errors.js';
 import type { DecodeResult, DecodedRequest, TraceFragment } from './types.js';
 import { ProtobufReader } from './protobuf-reader.js';
-import { hex16, hex8 } from './hex.js';
+import { hex16 } from './hex.js';
 import { decodeUtf8, decodeUtf8Cached } from './utf8.js';
 import { ProtobufSpanView, ResourceSpansFrame, ScopeSpansFrame } from './span-view.js';
 import {
@@ -386,15 +386,15 @@ class RequestDecoder {
 
     const group = this.groupOf(traceAt);
     // An all-zero parent id is as good as none: the Collector's pdata treats it as empty.
-    const parentSpanId = parentLen === 0 || isZeroId(this.view, parentAt, 8) ? '' : hex8(buf, parentAt);
+    const isRoot = parentLen === 0 || isZeroId(this.view, parentAt, 8);
     const view = new ProtobufSpanView(
       buf,
       start,
       end,
       scope,
       group.traceId,
-      hex8(buf, spanAt),
-      parentSpanId,
+      spanAt,
+      isRoot ? -1 : parentAt,
       decodeUtf8Cached(buf, this.view, nameAt, nameEnd),
       kind,
       startMs,
@@ -405,7 +405,7 @@ class RequestDecoder {
     );
     this.spans.push(view);
     group.spans.push(view);
-    if (parentSpanId === '') group.hasRoot = true;
+    if (isRoot) group.hasRoot = true;
   }
 }
 
@@ -462,11 +462,36 @@ function addRange(ranges: number[], start: number, end: number): number {
 const scopeRunSizes: number[] = [];
 const resourceRunSizes: number[] = [];
 
+/*
+ * Fragments are carved out of shared slabs, as Node's Buffer pool does for small buffers:
+ * an allocation per request of its own (hundreds of KiB) cost fresh pages and full garbage
+ * collections for the external memory, slower than the copying it saved. A slab is freed
+ * when the last fragment in it is; fragments of one slab arrived together and usually leave
+ * the buffer together, within `decision_wait` of each other.
+ */
+const FRAGMENT_SLAB_BYTES = 1024 * 1024;
+let fragmentSlab = new Uint8Array(0);
+let fragmentSlabUsed = 0;
+
+/** A slab with `size` bytes free at `fragmentSlabUsed - size`, after reserving them. */
+function fragmentSpace(size: number): Uint8Array {
+  if (fragmentSlab.length - fragmentSlabUsed < size) {
+    // A plain Uint8Array, not a Buffer: Buffer's own methods (slice shares memory, equality
+    // in tests) would surprise callers that were promised a Uint8Array.
+    const bytes = Buffer.allocUnsafeSlow(Math.max(size, FRAGMENT_SLAB_BYTES));
+    fragmentSlab = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+    fragmentSlabUsed = 0;
+  }
+  fragmentSlabUsed += size;
+  return fragmentSlab;
+}
+
 /**
  * Re-wraps each trace's spans into a run of ExportTraceServiceRequest.resource_spans fields.
  * A span's bytes and its ResourceSpans/ScopeSpans' other fields are copied verbatim; only the
  * tags and lengths around them are written anew. All sizes are computed first (and checked
- * against `maxBytes`), then every fragment is written into one allocation of exact size.
+ * against `maxBytes`), then every fragment is written, back to back, into one slab space for
+ * the whole request, not an allocation per trace.
  */
 function writeFragments(groups: readonly TraceGroup[], buf: Uint8Array, maxBytes: number): TraceFragment[] {
   scopeRunSizes.length = 0;
@@ -485,14 +510,15 @@ function writeFragments(groups: readonly TraceGroup[], buf: Uint8Array, maxBytes
     );
   }
 
+  const out = fragmentSpace(sum);
   const fragments: TraceFragment[] = new Array(groups.length);
+  let p = fragmentSlabUsed - sum;
   let scopeRun = 0;
   let resourceRun = 0;
   for (let g = 0; g < groups.length; g++) {
     const group = groups[g];
     const spans = group.spans;
-    const out = Buffer.allocUnsafe(totals[g]);
-    let p = 0;
+    const fragmentAt = p;
     let scope: ScopeSpansFrame | undefined;
     let resource: ResourceSpansFrame | undefined;
     for (let i = 0; i < spans.length; ) {
@@ -503,11 +529,11 @@ function writeFragments(groups: readonly TraceGroup[], buf: Uint8Array, maxBytes
           resource = scope.resource;
           out[p++] = 0x0a;
           p = writeVarint(out, p, resourceRunSizes[resourceRun++]);
-          p = copyRanges(out, p, buf, resource.otherFields);
+          p = copyOtherFields(out, p, buf, resource);
         }
         out[p++] = 0x12;
         p = writeVarint(out, p, scopeRunSizes[scopeRun++]);
-        p = copyRanges(out, p, buf, scope.otherFields);
+        p = copyOtherFields(out, p, buf, scope);
       }
       out[p++] = 0x12;
       p = writeVarint(out, p, span.end - span.start);
@@ -524,10 +550,8 @@ function writeFragments(groups: readonly TraceGroup[], buf: Uint8Array, maxBytes
       copyBytes(out, p, buf, span.start, copyEnd);
       p += copyEnd - span.start;
     }
-    if (p !== out.length) throw new Error(`fragment size mismatch: wrote ${p} of ${out.length} bytes`);
-    // A plain Uint8Array over the same memory: Buffer's own methods (slice shares memory,
-    // equality in tests) would surprise callers that were promised a Uint8Array.
-    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.length);
+    if (p - fragmentAt !== totals[g]) throw new Error(`fragment size mismatch: wrote ${p - fragmentAt} of ${totals[g]} bytes`);
+    const bytes = out.subarray(fragmentAt, p);
     fragments[g] = { traceId: group.traceId, bytes, spanCount: spans.length, hasRoot: group.hasRoot };
   }
   return fragments;
@@ -566,6 +590,23 @@ function sizeFragment(spans: readonly ProtobufSpanView[]): number {
   resourceRunSizes.push(resourceSize);
   total += 1 + varintSize(resourceSize) + resourceSize;
   return total;
+}
+
+/**
+ * Writes a frame's other fields. They repeat in every fragment with spans of that frame, so
+ * they are joined once and then copied in one native call each time (copying range by range,
+ * short ones byte by byte, was most of the split's copying time).
+ */
+function copyOtherFields(out: Uint8Array, p: number, buf: Uint8Array, frame: ResourceSpansFrame | ScopeSpansFrame): number {
+  if (frame.otherBytes === 0) return p;
+  let joined = frame.otherCopy;
+  if (joined === undefined) {
+    joined = new Uint8Array(frame.otherBytes);
+    copyRanges(joined, 0, buf, frame.otherFields);
+    frame.otherCopy = joined;
+  }
+  out.set(joined, p);
+  return p + joined.length;
 }
 
 function copyRanges(out: Uint8Array, p: number, buf: Uint8Array, ranges: readonly number[]): number {

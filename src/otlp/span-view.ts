@@ -1,5 +1,6 @@
 import type { AttrValue, SpanEventView, SpanView } from './types.js';
 import { readAttributeFields, readSpanEvents } from './attribute-decoding.js';
+import { hex8 } from './hex.js';
 
 /**
  * One ResourceSpans of a decoded request: where its Resource messages are (for lazy
@@ -13,6 +14,8 @@ export class ResourceSpansFrame {
   /** [start, end) pairs of whole non-scope_spans fields, tag included. */
   readonly otherFields: number[] = [];
   otherBytes = 0;
+  /** Those fields' bytes joined, once the fragment writer needed them. */
+  otherCopy: Uint8Array | undefined = undefined;
   private attrs: Map<string, AttrValue> | undefined;
 
   constructor(buf: Uint8Array) {
@@ -40,6 +43,8 @@ export class ScopeSpansFrame {
   readonly resource: ResourceSpansFrame;
   readonly otherFields: number[] = [];
   otherBytes = 0;
+  /** Those fields' bytes joined, once the fragment writer needed them. */
+  otherCopy: Uint8Array | undefined = undefined;
 
   constructor(resource: ResourceSpansFrame) {
     this.resource = resource;
@@ -58,8 +63,10 @@ export class ProtobufSpanView implements SpanView {
   readonly end: number;
   readonly scope: ScopeSpansFrame;
   readonly traceId: string;
-  readonly spanId: string;
-  readonly parentSpanId: string;
+  /** Where the 8 span id bytes are in `buf`. */
+  readonly spanAt: number;
+  /** Where the 8 parent id bytes are in `buf`, -1 for a root span. */
+  readonly parentAt: number;
   readonly name: string;
   readonly kind: number;
   readonly startMs: number;
@@ -69,6 +76,10 @@ export class ProtobufSpanView implements SpanView {
   readonly flags: number;
   private attrs: Map<string, AttrValue> | undefined;
   private eventList: readonly SpanEventView[] | undefined;
+  // Ids as hex on first use: intake groups by trace id alone, and most spans' own ids are
+  // never read (only policies over span ids and the new-edge check read them).
+  private spanIdText: string | undefined;
+  private parentIdText: string | undefined;
 
   constructor(
     buf: Uint8Array,
@@ -76,8 +87,8 @@ export class ProtobufSpanView implements SpanView {
     end: number,
     scope: ScopeSpansFrame,
     traceId: string,
-    spanId: string,
-    parentSpanId: string,
+    spanAt: number,
+    parentAt: number,
     name: string,
     kind: number,
     startMs: number,
@@ -91,8 +102,8 @@ export class ProtobufSpanView implements SpanView {
     this.end = end;
     this.scope = scope;
     this.traceId = traceId;
-    this.spanId = spanId;
-    this.parentSpanId = parentSpanId;
+    this.spanAt = spanAt;
+    this.parentAt = parentAt;
     this.name = name;
     this.kind = kind;
     this.startMs = startMs;
@@ -102,6 +113,20 @@ export class ProtobufSpanView implements SpanView {
     this.flags = flags;
     this.attrs = undefined;
     this.eventList = undefined;
+    this.spanIdText = undefined;
+    this.parentIdText = undefined;
+  }
+
+  /** 16 lowercase hex characters. */
+  get spanId(): string {
+    if (this.spanIdText === undefined) this.spanIdText = hex8(this.buf, this.spanAt);
+    return this.spanIdText;
+  }
+
+  /** 16 lowercase hex characters, '' for a root span. */
+  get parentSpanId(): string {
+    if (this.parentIdText === undefined) this.parentIdText = this.parentAt < 0 ? '' : hex8(this.buf, this.parentAt);
+    return this.parentIdText;
   }
 
   /** The span's protobuf bytes (the Span message payload), a view into the decoded buffer. */

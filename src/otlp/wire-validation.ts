@@ -172,8 +172,19 @@ export function validateAttributeRun(r: ProtobufReader, tag: number): void {
   const end = r.end;
   let pos = r.pos;
   for (;;) {
-    const kvEnd = skipLengthDelimited(buf, pos, end);
-    if (kvEnd < 0 || !(isShortScalarKeyValue(buf, lengthEnd, kvEnd) || scanScalarKeyValue(buf, lengthEnd, kvEnd))) {
+    // Nearly every attribute is shorter than 128 bytes: its one-byte length is read inline.
+    const b = pos < end ? buf[pos] : 0x80;
+    let kvEnd: number;
+    let kvStart: number;
+    if (b < 0x80) {
+      kvStart = pos + 1;
+      kvEnd = kvStart + b;
+      if (kvEnd > end) kvEnd = -1;
+    } else {
+      kvEnd = skipLengthDelimited(buf, pos, end);
+      kvStart = lengthEnd;
+    }
+    if (kvEnd < 0 || !(isShortScalarKeyValue(buf, kvStart, kvEnd) || scanScalarKeyValue(buf, kvStart, kvEnd))) {
       r.pos = pos;
       validateAttribute(r);
       return;

@@ -10,7 +10,6 @@ import { EngineStats } from '../telemetry/engine-stats.js';
 import type { Logger } from '../telemetry/logger.js';
 import { EventTimeClock } from './event-time-clock.js';
 import { ReplayRecorder } from './replay-recorder.js';
-import { ReplayInputError } from './replay-errors.js';
 
 export interface ReplayRunOptions {
   /** The policy set that decides, as the live engine builds it from the policy file. */
@@ -79,7 +78,6 @@ export class ReplayRun {
 
   /**
    * One request, arriving at `arrivalMs` (the watermark). `where` names it in errors.
-   * @throws ReplayInputError for a request the buffer can never take.
    */
   async accept(request: DecodedRequest, arrivalMs: number, where: string): Promise<void> {
     this.recorder.noteRequest(request);
@@ -90,11 +88,8 @@ export class ReplayRun {
       // Live, the source is refused (HTTP 429, Kafka pause) until decisions make room and
       // the client tries again; here the request waits for the next due trace the same way.
       const next = await this.buffer.nextDueMs();
-      if (next === undefined) {
-        throw new ReplayInputError(
-          `${where}: the request holds more new traces than num_traces (${this.settings.maxTraces}) allows at once; raise num_traces in the policy file`,
-        );
-      }
+      // The buffer refuses only while it holds undecided traces, so one is always due.
+      if (next === undefined) throw new Error(`${where}: the trace buffer refused the request with no trace pending`);
       this.bufferFullWaits++;
       this.clock.advanceTo(next);
       const retried = this.stats.tracesRetried;

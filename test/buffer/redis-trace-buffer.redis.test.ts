@@ -135,9 +135,12 @@ describe('redis buffer: keys and expiry', () => {
     const layout = new RedisKeys(prefix, 16);
     const bucketTags = new Set(layout.buckets.map((bucket) => tagOf(bucket.due)));
     for (const key of tagged.filter((k) => !k.startsWith(`${prefix}:{decisions}`))) expect(bucketTags, key).toContain(tagOf(key));
+    const decided = await (await redis.admin()).hkeys(layout.decisions(layout.bucketOf(due[0].traceId)));
+    expect(decided).toEqual([due[0].traceId]);
     for (const id of new Set(fragments.map((f) => f.traceId))) {
       const own = tagged.filter((k) => k.endsWith(`:${id}`));
-      expect(own.length).toBeGreaterThan(0);
+      // A decided trace leaves only its entry in its bucket's decisions hash, checked above.
+      if (id !== due[0].traceId) expect(own.length).toBeGreaterThan(0);
       // The trace's keys carry its bucket's tag, the one of the bucket's indexes.
       for (const key of own) expect(tagOf(key)).toBe(tagOf(layout.bucketOf(id).due));
     }
@@ -147,6 +150,24 @@ describe('redis buffer: keys and expiry', () => {
     const envelopes = keys.filter((k) => k.startsWith(`${prefix}:e:`));
     expect(envelopes.length).toBeGreaterThan(0);
     for (const key of envelopes) expect(await (await redis.admin()).pttl(key)).toBeGreaterThan(0);
+  });
+
+  it('forgets a decision older than the TTL while newer decisions keep its bucket alive', async () => {
+    const b = await redis.make(roomy, { decisionCacheTtlMs: 500, buckets: 1 });
+    const decide = async (n: number): Promise<void> => {
+      await b.append([fragment(traceId(n))], T0);
+      for (const d of await b.claimDue(T0 + 10_000, 10)) await b.complete(d, keep, T0 + 10_000);
+    };
+    await decide(1);
+    await sleep(300);
+    await decide(2);
+    await sleep(300);
+    // Trace 1 was decided over 500 ms ago; recording trace 3 forgets it.
+    await decide(3);
+    const out = await b.append([fragment(traceId(1)), fragment(traceId(3))], T0 + 10_001);
+    if (out.status !== 'accepted') throw new Error('expected accepted');
+    expect(out.late.map((l) => l.fragment.traceId)).toEqual([traceId(3)]);
+    expect((await b.pending()).traces).toBe(1);
   });
 
   it('forgets decisions after their TTL, and leaves nothing but expiring envelopes once all is decided', async () => {
@@ -159,13 +180,16 @@ describe('redis buffer: keys and expiry', () => {
 
     const admin = await redis.admin();
     const prefix = redis.prefix();
-    const decisionKeys = (await keysUnder(admin, prefix)).filter((k) => /:d:[0-9a-f]{32}$/.test(k));
-    expect(decisionKeys).toHaveLength(ids.length);
+    // One decisions hash per bucket, holding every decided trace, expiring within the TTL.
+    const decisionKeys = (await keysUnder(admin, prefix)).filter((k) => /\}:d$/.test(k));
+    const decided: string[] = [];
     for (const key of decisionKeys) {
+      decided.push(...(await admin.hkeys(key)));
       const ttl = await admin.pttl(key);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(300);
     }
+    expect(decided.sort()).toEqual([...ids].sort());
     const late = await b.append([fragments[0]], T0 + 10_001);
     expect(late.status === 'accepted' && late.late.length).toBe(1);
 

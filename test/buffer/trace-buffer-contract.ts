@@ -110,6 +110,20 @@ export function describeTraceBufferContract(
       await b.close();
     });
 
+    it('takes a call with more new traces than num_traces into an empty buffer, never into a busy one', async () => {
+      const b = await make(contractSettings);
+      const oversized = Array.from({ length: 7 }, (_, i) => fragment(traceId(10 + i)));
+      // Refused forever otherwise: no amount of deciding makes room for more than num_traces.
+      expect((await b.append(oversized, T0)).status).toBe('accepted');
+      expect(await b.pending()).toEqual({ traces: 7, spans: 7 });
+      expect((await b.append([fragment(traceId(1))], T0 + 10)).status).toBe('full');
+      const due = await b.claimDue(T0 + 10_000, 10);
+      for (const d of due) await b.complete(d, drop, T0 + 10_000);
+      expect((await b.append([fragment(traceId(1))], T0 + 10_001)).status).toBe('accepted');
+      expect((await b.append(Array.from({ length: 7 }, (_, i) => fragment(traceId(20 + i))), T0 + 10_002)).status).toBe('full');
+      await b.close();
+    });
+
     it('hands late spans of a decided trace back with the recorded decision', async () => {
       const b = await make(contractSettings);
       await b.append([fragment(traceId(1)), fragment(traceId(2))], T0);
@@ -139,6 +153,34 @@ export function describeTraceBufferContract(
       const left = await b.complete(d, keep, T0 + 10_002);
       expect(left.map((x) => Array.from(x))).toEqual([Array.from(mid.bytes)]);
       expect(await b.pending()).toEqual({ traces: 0, spans: 0 });
+      await b.close();
+    });
+
+    it('records many decisions at once with completeMany, each trace with its own late spans', async () => {
+      const b = await make(contractSettings);
+      for (let i = 1; i <= 3; i++) await b.append([fragment(traceId(i))], T0);
+      const due = await b.claimDue(T0 + 10_000, 10);
+      const byId = new Map(due.map((d) => [d.traceId, d]));
+      const mid = fragment(traceId(3), 2);
+      await b.append([mid], T0 + 10_001);
+      const late = await b.completeMany(
+        [
+          { trace: byId.get(traceId(3))!, decision: keep },
+          { trace: byId.get(traceId(1))!, decision: drop },
+          { trace: byId.get(traceId(2))!, decision: keep },
+        ],
+        T0 + 10_002,
+      );
+      expect(late.map((l) => l.map((x) => Array.from(x)))).toEqual([[Array.from(mid.bytes)], [], []]);
+      expect(await b.pending()).toEqual({ traces: 0, spans: 0 });
+      const out = await b.append([fragment(traceId(1)), fragment(traceId(2)), fragment(traceId(3))], T0 + 10_500);
+      if (out.status !== 'accepted') throw new Error('expected accepted');
+      expect(out.late.map((l) => [l.fragment.traceId, l.decision.keep])).toEqual([
+        [traceId(1), false],
+        [traceId(2), true],
+        [traceId(3), true],
+      ]);
+      expect(await b.completeMany([], T0 + 10_600)).toEqual([]);
       await b.close();
     });
 

@@ -3,6 +3,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { MemoryTraceBuffer } from '../../src/buffer/memory/memory-trace-buffer.js';
 import { DecisionLoop } from '../../src/decide/decision-loop.js';
 import { decodeProtobufRequest } from '../../src/otlp/decode-protobuf.js';
+import { concatRequests } from '../../src/otlp/concat.js';
 import type { DecodedRequest } from '../../src/otlp/types.js';
 import type { PolicySet } from '../../src/policies/evaluator.js';
 import type { KeptBatch, TraceSink } from '../../src/forward/sink.js';
@@ -21,6 +22,7 @@ const keepErrors: PolicySet = {
 class RecordingSink implements TraceSink {
   readonly name = 'recording';
   readonly received: DecodedRequest[] = [];
+  readonly batches: KeptBatch[] = [];
   failures: SinkError[] = [];
   async send(batch: KeptBatch): Promise<void> {
     const err = this.failures.shift();
@@ -28,6 +30,7 @@ class RecordingSink implements TraceSink {
     const d = decodeProtobufRequest(batch.request);
     if (!d.ok) throw d.error;
     this.received.push(d.value);
+    this.batches.push(batch);
   }
   async close(): Promise<void> {}
   spanIds(): string[] {
@@ -132,6 +135,39 @@ describe('DecisionLoop', () => {
     expect(sink.received[1].spans.map((s) => s.spanId).sort()).toEqual(kept.spans.map((s) => s.spanId).sort());
     expect(stats.lateSpansKept).toBe(3);
     expect(stats.lateSpansDropped).toBe(2);
+  });
+
+  it('splits every batch by trace for sinks, late spans joining their trace', async () => {
+    const sink = new RecordingSink();
+    const { buffer, loop } = setup(sink);
+    const kept = request(2, 3);
+    await buffer.append(kept.fragments, 1_000_000);
+    await loop.runDue(1_001_000);
+    const late = await buffer.append(kept.fragments, 1_002_000);
+    if (late.status !== 'accepted') throw new Error('expected accepted');
+    loop.acceptLate(late.late);
+    loop.acceptLate(late.late);
+    await loop.runDue(1_002_100);
+
+    expect(sink.batches).toHaveLength(2);
+    for (const [i, batch] of sink.batches.entries()) {
+      const traces = batch.traces ?? [];
+      expect(new Set(traces.map((t) => t.traceId)).size).toBe(traces.length);
+      const fromRequest = new Map<string, string[]>();
+      for (const span of sink.received[i].spans) fromRequest.set(span.traceId, [...(fromRequest.get(span.traceId) ?? []), span.spanId]);
+      const byTrace = new Map<string, string[]>();
+      for (const t of traces) {
+        const d = decodeProtobufRequest(concatRequests(t.fragments));
+        if (!d.ok) throw d.error;
+        expect(d.value.spanCount).toBe(t.spanCount);
+        expect(new Set(d.value.spans.map((s) => s.traceId))).toEqual(new Set([t.traceId]));
+        byTrace.set(t.traceId, d.value.spans.map((s) => s.spanId));
+      }
+      expect(byTrace).toEqual(fromRequest);
+    }
+    // The second batch holds only late spans, each trace's twice (accepted twice above), in one entry.
+    expect(sink.batches[1].traceCount).toBe(0);
+    expect(sink.batches[1].traces?.map((t) => t.spanCount)).toEqual([6, 6]);
   });
 
   it('forwards a redelivered request once and counts its spans as duplicates', async () => {

@@ -2,6 +2,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { describe, expect, it } from 'vitest';
 import { kafkajsRetriable, KafkaSink, type TraceRecord, type TraceRecordProducer } from '../../src/forward/kafka-sink.js';
 import type { KeptBatch } from '../../src/forward/sink.js';
+import { decodeProtobufRequest } from '../../src/otlp/decode-protobuf.js';
 import { makeSdkSpans } from '../ingest/sdk-spans.js';
 
 /** A producer without a broker: fails as told, then records what it was given. */
@@ -84,5 +85,37 @@ describe('KafkaSink retries', () => {
     expect(producer.connects).toBe(0);
     await sink.close();
     expect(producer.disconnects).toBe(0);
+  });
+});
+
+describe('KafkaSink records', () => {
+  it('takes a batch split by trace as given: one record per trace, its fragments joined', async () => {
+    const decoded = decodeProtobufRequest(batch.request);
+    if (!decoded.ok) throw decoded.error;
+    const [a, b, c] = decoded.value.fragments;
+    const producer = new FakeProducer();
+    const sink = sinkWith(producer);
+    await sink.send({
+      ...batch,
+      traces: [
+        { traceId: a.traceId, fragments: [a.bytes], spanCount: a.spanCount },
+        { traceId: b.traceId, fragments: [b.bytes, c.bytes], spanCount: b.spanCount + c.spanCount },
+      ],
+    });
+    expect(producer.sent[0].map((r) => r.key)).toEqual([a.traceId, b.traceId]);
+    expect(producer.sent[0].map((r) => Array.from(r.value))).toEqual([Array.from(a.bytes), [...b.bytes, ...c.bytes]]);
+    await sink.close();
+  });
+
+  it('splits a batch without traces itself, with the same records', async () => {
+    const decoded = decodeProtobufRequest(batch.request);
+    if (!decoded.ok) throw decoded.error;
+    const producer = new FakeProducer();
+    const sink = sinkWith(producer);
+    await sink.send(batch);
+    const split = decoded.value.fragments;
+    await sink.send({ ...batch, traces: split.map((f) => ({ traceId: f.traceId, fragments: [f.bytes], spanCount: f.spanCount })) });
+    expect(producer.sent[1].map((r) => [r.key, Array.from(r.value)])).toEqual(producer.sent[0].map((r) => [r.key, Array.from(r.value)]));
+    await sink.close();
   });
 });

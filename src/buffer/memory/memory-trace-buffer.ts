@@ -1,5 +1,6 @@
 import type {
   AppendOutcome,
+  CompletedTrace,
   CompletionSettings,
   DueTrace,
   LateFragment,
@@ -45,7 +46,9 @@ export class MemoryTraceBuffer implements TraceBuffer {
       seen.add(f.traceId);
       if (!this.traces.has(f.traceId) && this.decisions.get(f.traceId) === undefined) newTraces++;
     }
-    if (newTraces > 0 && this.traces.size + newTraces > this.settings.maxTraces) {
+    // A call with more new traces than num_traces would never fit: an empty buffer takes it
+    // (the bound becomes the larger of the two) instead of refusing it forever.
+    if (newTraces > 0 && this.traces.size > 0 && this.traces.size + newTraces > this.settings.maxTraces) {
       return {
         status: 'full',
         reason: `trace buffer full: ${this.traces.size} undecided traces of ${this.settings.maxTraces} (num_traces)`,
@@ -125,6 +128,12 @@ export class MemoryTraceBuffer implements TraceBuffer {
     this.traces.delete(trace.traceId);
     this.pendingSpans -= t.spanCount;
     return t.fragments.slice(t.claimedFragments ?? t.fragments.length);
+  }
+
+  async completeMany(decided: readonly CompletedTrace[], nowMs: number): Promise<Uint8Array[][]> {
+    const out: Uint8Array[][] = [];
+    for (const d of decided) out.push(await this.complete(d.trace, d.decision, nowMs));
+    return out;
   }
 
   async release(trace: DueTrace, retryAtMs: number): Promise<void> {

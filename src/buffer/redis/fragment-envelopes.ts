@@ -202,15 +202,16 @@ export function rebuildFragment(
       missing++;
       envelope = emptyEnvelope(scopeCount);
     }
-    const [fields, ...scopeFields] = splitEnvelope(envelope);
-    if (scopeFields.length !== scopeCount) {
-      throw new Error(`fragment record has ${scopeCount} scopes, its envelope ${scopeFields.length}`);
+    const parts = splitEnvelope(envelope);
+    const fields = parts[0];
+    if (parts.length - 1 !== scopeCount) {
+      throw new Error(`fragment record has ${scopeCount} scopes, its envelope ${parts.length - 1}`);
     }
     let size = fields.length;
     const scopes: Scope[] = [];
     for (let s = 0; s < scopeCount; s++) {
       const spanCount = reader.varint();
-      const scope: Scope = { fields: scopeFields[s], spans: [], size: scopeFields[s].length };
+      const scope: Scope = { fields: parts[s + 1], spans: [], size: parts[s + 1].length };
       for (let i = 0; i < spanCount; i++) {
         const header = reader.varint();
         const stored = reader.bytes(Math.floor(header / 2));
@@ -256,8 +257,30 @@ export function rebuildFragment(
   return { bytes: out, missing };
 }
 
+/*
+ * The digest names an envelope for every instance, so it must not collide: a crafted
+ * Resource sharing another's digest would be delivered with the other's spans. Hence
+ * SHA-256. But a service sends the same few Resources over and over, and hashing each again
+ * was a sixth of compacting; so recent digests are remembered in a small direct-mapped table,
+ * its slot chosen by the length and a few words of the bytes, and reused only for
+ * byte-identical envelopes (compared natively); a different envelope in the slot just misses.
+ */
+const RECENT_DIGESTS = 256;
+const recentDigests: ({ readonly bytes: Uint8Array; readonly digest: string } | undefined)[] = new Array(RECENT_DIGESTS);
+
 function digestOf(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex').slice(0, DIGEST_BYTES * 2);
+  const n = bytes.length;
+  let h = Math.imul(n, 0x9e3779b1);
+  for (let k = 1; k <= 8; k++) {
+    const i = Math.floor((n * k) / 9);
+    h = Math.imul(h ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16)), 0x01000193);
+  }
+  const slot = (h ^ (h >>> 16)) & (RECENT_DIGESTS - 1);
+  const recent = recentDigests[slot];
+  if (recent !== undefined && recent.bytes.length === n && Buffer.compare(recent.bytes, bytes) === 0) return recent.digest;
+  const digest = createHash('sha256').update(bytes).digest('hex').slice(0, DIGEST_BYTES * 2);
+  recentDigests[slot] = { bytes, digest };
+  return digest;
 }
 
 function traceIdBytes(traceId: string): Uint8Array | undefined {
@@ -286,12 +309,21 @@ function envelopeBytes(bytes: Uint8Array, resource: ResourcePart): Uint8Array {
   return out;
 }
 
+/**
+ * Envelopes split already, by the identity of their bytes: a referenced envelope comes from
+ * the envelope cache as the same array for every fragment that uses it.
+ */
+const splitEnvelopes = new WeakMap<Uint8Array, Uint8Array[]>();
+
 /** The resource's fields, then each scope's fields, from envelope bytes. */
 function splitEnvelope(envelope: Uint8Array): Uint8Array[] {
+  const known = splitEnvelopes.get(envelope);
+  if (known !== undefined) return known;
   const reader = new RecordReader(envelope, 0);
   const parts: Uint8Array[] = [];
   while (!reader.atEnd()) parts.push(reader.bytes(reader.varint()));
   if (parts.length === 0) throw new Error('empty envelope');
+  splitEnvelopes.set(envelope, parts);
   return parts;
 }
 

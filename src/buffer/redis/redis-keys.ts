@@ -10,8 +10,10 @@
  * Per bucket:            `<base>due` ZSET trace -> decide-at ms, `<base>claims` ZSET trace ->
  *                        lease expiry ms (Redis server time), `<base>n` HASH {traces, spans}
  * Per trace:             `<base>m:<id>` HASH meta, `<base>f:<id>` LIST of stored fragments
- * Per decided trace:     `<base>d:<id>` decision, with a TTL
- * Shared:                `<prefix>:e:<digest>` envelope bytes (TTL), `<prefix>:{decisions}:*`
+ * Per bucket, decided:   `<base>d` HASH trace id -> decision (expires a TTL after its last write;
+ *                        older entries are forgotten in the order kept under `{decisions}`)
+ * Shared:                `<prefix>:e:<digest>` envelope bytes (TTL), `<prefix>:{decisions}:kept-order`
+ *                        and `:dropped-order` LISTs of decided trace ids (the decision cache's order)
  *
  * Scripts derive the per-trace keys from KEYS[1] (`<base>due`) by the same rule, so this file
  * and the scripts' headers must change together.
@@ -31,7 +33,6 @@ export interface BucketKeys {
 
 export class RedisKeys {
   readonly buckets: readonly BucketKeys[];
-  readonly decisionSeq: string;
   readonly keptDecisions: string;
   readonly droppedDecisions: string;
 
@@ -46,9 +47,8 @@ export class RedisKeys {
       buckets.push({ index: i, base, due: `${base}due`, claims: `${base}claims`, counts: `${base}n` });
     }
     this.buckets = buckets;
-    this.decisionSeq = `${prefix}:{decisions}:seq`;
-    this.keptDecisions = `${prefix}:{decisions}:kept`;
-    this.droppedDecisions = `${prefix}:{decisions}:dropped`;
+    this.keptDecisions = `${prefix}:{decisions}:kept-order`;
+    this.droppedDecisions = `${prefix}:{decisions}:dropped-order`;
   }
 
   bucketOf(traceId: string): BucketKeys {
@@ -59,8 +59,9 @@ export class RedisKeys {
     return `${bucket.base}m:${traceId}`;
   }
 
-  decision(bucket: BucketKeys, traceId: string): string {
-    return `${bucket.base}d:${traceId}`;
+  /** The bucket's decisions HASH: trace id -> recorded decision. */
+  decisions(bucket: BucketKeys): string {
+    return `${bucket.base}d`;
   }
 
   envelope(digestHex: string): string {

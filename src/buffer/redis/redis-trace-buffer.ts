@@ -8,6 +8,7 @@ import type { TraceFragment } from '../../otlp/types.js';
 import { silentLogger, type Logger } from '../../telemetry/logger.js';
 import type {
   AppendOutcome,
+  CompletedTrace,
   CompletionSettings,
   DueTrace,
   LateFragment,
@@ -291,7 +292,7 @@ export class RedisTraceBuffer implements TraceBuffer {
     for (const id of ids) {
       const bucket = this.keys.bucketOf(id);
       pipeline.exists(this.keys.meta(bucket, id));
-      pipeline.exists(this.keys.decision(bucket, id));
+      pipeline.hexists(this.keys.decisions(bucket), id);
     }
     for (const bucket of this.keys.buckets) {
       pipeline.hmget(bucket.counts, 'traces', 'spans');
@@ -312,7 +313,9 @@ export class RedisTraceBuffer implements TraceBuffer {
     }
     this.counts.readAll(performance.now());
     const pendingTraces = this.counts.pendingTraces;
-    if (newTraces === 0 || pendingTraces + newTraces <= max) return undefined;
+    // A call with more new traces than num_traces would never fit: an empty buffer takes it
+    // (the bound becomes the larger of the two) instead of refusing it forever.
+    if (newTraces === 0 || pendingTraces + newTraces <= max || pendingTraces === 0) return undefined;
     const wait = nextDue === Infinity ? MIN_RETRY_AFTER_MS : nextDue - nowMs;
     return {
       status: 'full',
@@ -400,43 +403,96 @@ export class RedisTraceBuffer implements TraceBuffer {
     return outcome.status === 'completed' ? outcome.late : [];
   }
 
+  async completeMany(decided: readonly CompletedTrace[], _nowMs: number): Promise<Uint8Array[][]> {
+    const outcomes = await this.completeClaims(decided);
+    return outcomes.map((o) => (o.status === 'completed' ? o.late : []));
+  }
+
   /**
    * Like `complete`, and tells a lost lease apart: the trace was retaken after its lease
    * expired and is decided by another claim, so this decision may be a duplicate. Nothing is
    * changed in that case.
    */
   async completeClaim(trace: DueTrace, decision: RecordedDecision, _nowMs: number): Promise<CompleteOutcome> {
-    const token = claimTokenOf(trace);
-    if (token === undefined) return this.leaseLost(ScriptCode.LeaseLost, 'complete', trace.traceId);
-    const bucket = this.keys.bucketOf(trace.traceId);
-    const bound = decision.keep ? this.settings.sampledCacheSize : this.settings.nonSampledCacheSize;
-    const remember = bound > 0;
+    const [outcome] = await this.completeClaims([{ trace, decision }]);
+    return outcome;
+  }
 
+  /**
+   * `completeClaim` for many traces in one pipelined round trip: a complete script per trace,
+   * then the decision order of each kind noted once for all of them.
+   */
+  async completeClaims(decided: readonly CompletedTrace[]): Promise<CompleteOutcome[]> {
     const pipeline = this.redis.pipeline();
-    queueScript(
-      pipeline,
-      this.script('complete'),
-      [bucket.due, bucket.claims, bucket.counts],
-      [trace.traceId, token, encodeDecision(decision), remember ? this.decisionTtlMs : 0],
-    );
-    // Sent with the complete even though the lease may turn out lost: an extra entry in the
-    // order costs one place in the bound at most, a second round trip per decision costs more.
-    if (remember) {
+    const buckets: (BucketKeys | undefined)[] = [];
+    const remembered = { kept: [] as string[], dropped: [] as string[] };
+    for (const { trace, decision } of decided) {
+      const token = claimTokenOf(trace);
+      if (token === undefined) {
+        buckets.push(undefined);
+        continue;
+      }
+      const bucket = this.keys.bucketOf(trace.traceId);
+      const bound = decision.keep ? this.settings.sampledCacheSize : this.settings.nonSampledCacheSize;
+      const remember = bound > 0;
+      queueScript(
+        pipeline,
+        this.script('complete'),
+        [bucket.due, bucket.claims, bucket.counts],
+        [trace.traceId, token, encodeDecision(decision), remember ? this.decisionTtlMs : 0],
+      );
+      buckets.push(bucket);
+      if (remember) (decision.keep ? remembered.kept : remembered.dropped).push(trace.traceId);
+    }
+    // Noted with the completes even though a lease may turn out lost: an extra entry in the
+    // order costs one place in the bound at most, a second round trip per batch costs more.
+    // Both kinds every time, also without new ids: noting is also when decisions past their
+    // TTL are forgotten.
+    const queued = buckets.filter((b) => b !== undefined).length;
+    const notes: [string, number, string[]][] = [
+      [this.keys.keptDecisions, this.settings.sampledCacheSize, remembered.kept],
+      [this.keys.droppedDecisions, this.settings.nonSampledCacheSize, remembered.dropped],
+    ];
+    let noted = 0;
+    for (const [key, bound, ids] of notes) {
+      if (bound <= 0 || queued === 0) continue;
       queueScript(
         pipeline,
         this.script('note-decision'),
-        [decision.keep ? this.keys.keptDecisions : this.keys.droppedDecisions, this.keys.decisionSeq],
-        [trace.traceId, bound, Math.floor(bound * DECISION_TRIM_SLACK), this.decisionTtlMs],
+        [key],
+        [bound, Math.floor(bound * DECISION_TRIM_SLACK), this.decisionTtlMs, ...ids],
       );
+      noted++;
     }
-    const replies = await this.exec(pipeline, 'complete');
-    const reply = replies[0] as [number, number?, number?, Buffer[]?];
-    if (reply[0] < 0) return this.leaseLost(reply[0], 'complete', trace.traceId);
-    this.counts.set(bucket.index, reply[1] as number, reply[2] as number);
+    const replies = queued === 0 ? [] : await this.exec(pipeline, 'complete');
 
-    if (remember) await this.forgetDecisions(replies[1] as Buffer[]);
-    const late = (reply[3] as Buffer[]).map((record) => ({ traceId: trace.traceId, record }));
-    return { status: 'completed', late: await this.rebuildFragments(late, 'complete') };
+    const outcomes: (CompleteOutcome | undefined)[] = new Array(decided.length);
+    const lateRecords: { traceId: string; record: Buffer }[] = [];
+    const lateOf: { at: number; from: number; to: number }[] = [];
+    let r = 0;
+    decided.forEach(({ trace }, i) => {
+      const bucket = buckets[i];
+      if (bucket === undefined) {
+        outcomes[i] = this.leaseLost(ScriptCode.LeaseLost, 'complete', trace.traceId);
+        return;
+      }
+      const reply = replies[r++] as [number, number?, number?, Buffer[]?];
+      if (reply[0] < 0) {
+        outcomes[i] = this.leaseLost(reply[0], 'complete', trace.traceId);
+        return;
+      }
+      this.counts.set(bucket.index, reply[1] as number, reply[2] as number);
+      const from = lateRecords.length;
+      for (const record of reply[3] as Buffer[]) lateRecords.push({ traceId: trace.traceId, record });
+      lateOf.push({ at: i, from, to: lateRecords.length });
+    });
+
+    const forgotten: Buffer[] = [];
+    for (let n = 0; n < noted; n++) forgotten.push(...(replies[queued + n] as Buffer[]));
+    await this.forgetDecisions(forgotten);
+    const late = await this.rebuildFragments(lateRecords, 'complete');
+    for (const { at, from, to } of lateOf) outcomes[at] = { status: 'completed', late: late.slice(from, to) };
+    return outcomes as CompleteOutcome[];
   }
 
   async release(trace: DueTrace, retryAtMs: number): Promise<void> {
@@ -531,14 +587,19 @@ export class RedisTraceBuffer implements TraceBuffer {
       });
   }
 
-  /** Deletes the decision keys the decision cache's count bound let go. */
+  /** Deletes the decisions the decision cache's count bound or TTL let go, one HDEL per bucket. */
   private async forgetDecisions(traceIds: readonly Buffer[]): Promise<void> {
     if (traceIds.length === 0) return;
-    const pipeline = this.redis.pipeline();
+    const byBucket = new Map<BucketKeys, string[]>();
     for (const raw of traceIds) {
       const id = raw.toString();
-      pipeline.unlink(this.keys.decision(this.keys.bucketOf(id), id));
+      const bucket = this.keys.bucketOf(id);
+      const ids = byBucket.get(bucket);
+      if (ids === undefined) byBucket.set(bucket, [id]);
+      else ids.push(id);
     }
+    const pipeline = this.redis.pipeline();
+    for (const [bucket, ids] of byBucket) pipeline.hdel(this.keys.decisions(bucket), ...ids);
     await this.exec(pipeline, 'complete');
   }
 
@@ -616,10 +677,12 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 /**
- * The ioredis options of the buffer's own connection. The URL (passed to ioredis separately)
- * carries user, password, database and `rediss://`; `tls` adds the files to trust and present.
+ * The ioredis options of a connection of ours (the buffer's; the baselines store and alert
+ * state use the same). The URL (passed to ioredis separately) carries user, password, database
+ * and `rediss://`; `tls` adds the files to trust and present. `setting` names the config key
+ * `tls` came from, for the error when a file cannot be read.
  */
-export function redisConnectionOptions(tls?: RedisTlsFiles): RedisOptions {
+export function redisConnectionOptions(tls?: RedisTlsFiles, setting = 'buffer.tls'): RedisOptions {
   return {
     lazyConnect: true,
     // Fail fast while Redis is down: the caller slows intake or retries next round, and
@@ -631,20 +694,20 @@ export function redisConnectionOptions(tls?: RedisTlsFiles): RedisOptions {
       ? {}
       : {
           tls: {
-            ...(tls.ca === undefined ? {} : { ca: readPem(tls.ca, 'ca') }),
-            ...(tls.cert === undefined ? {} : { cert: readPem(tls.cert, 'cert') }),
-            ...(tls.key === undefined ? {} : { key: readPem(tls.key, 'key') }),
+            ...(tls.ca === undefined ? {} : { ca: readPem(tls.ca, `${setting}.ca`) }),
+            ...(tls.cert === undefined ? {} : { cert: readPem(tls.cert, `${setting}.cert`) }),
+            ...(tls.key === undefined ? {} : { key: readPem(tls.key, `${setting}.key`) }),
             rejectUnauthorized: tls.rejectUnauthorized ?? true,
           },
         }),
   };
 }
 
-function readPem(path: string, name: string): Buffer {
+function readPem(path: string, setting: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new ConfigError([`buffer.tls.${name}: cannot read ${path}: ${(err as Error).message}`]);
+    throw new ConfigError([`${setting}: cannot read ${path}: ${(err as Error).message}`]);
   }
 }
 

@@ -4,8 +4,8 @@
 
   KEYS[1]  <base>due     due ZSET (trace id -> decide-at ms). <base> is KEYS[1] without its
                          "due"; a trace's keys are <base>m:<id> (meta HASH: first, due, spans,
-                         bytes, taken, token), <base>f:<id> (fragments LIST), <base>d:<id>
-                         (decision)
+                         bytes, taken, token), <base>f:<id> (fragments LIST); <base>d is the
+                         bucket's decisions HASH (trace id -> decision)
   KEYS[2]  <base>n       counts HASH {traces, spans}: the bucket's undecided traces and spans
 
   ARGV[1]  now, ms (the caller's clock)
@@ -45,7 +45,7 @@ for i = 6, #ARGV, 5 do
   local claimed = meta[2]
   local decision = false
   if not due then
-    decision = redis.call('GET', base .. 'd:' .. id)
+    decision = redis.call('HGET', base .. 'd', id)
     if not decision then
       due = firstDue
       redis.call('HSET', metaKey, 'first', now, 'due', due, 'spans', 0)

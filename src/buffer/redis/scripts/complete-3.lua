@@ -9,7 +9,8 @@
   ARGV[1]  trace id
   ARGV[2]  claim token the trace was claimed with
   ARGV[3]  decision to record (see decision-codec.ts)
-  ARGV[4]  how long the decision is remembered, ms; "0" records nothing
+  ARGV[4]  how long the decision is remembered, ms; "0" records nothing. It goes into the
+           bucket's decisions HASH <base>d (trace id -> decision).
 
   Returns  { 1, traces, spans, { fragment, ... } }: done, the bucket's counts after it and the
            fragments that came after the claim;
@@ -39,7 +40,11 @@ redis.call('ZREM', claimsKey, id)
 redis.call('ZREM', dueKey, id)
 local ttl = tonumber(ARGV[4])
 if ttl > 0 then
-  redis.call('SET', base .. 'd:' .. id, ARGV[3], 'PX', ttl)
+  -- One hash of decisions per bucket, not a key per trace: a fifth of the memory. It expires
+  -- when the bucket saw no decision for a TTL; note-decision-1.lua forgets older entries.
+  local decisionsKey = base .. 'd'
+  redis.call('HSET', decisionsKey, id, ARGV[3])
+  redis.call('PEXPIRE', decisionsKey, ttl)
 end
 
 local traces = redis.call('HINCRBY', countsKey, 'traces', -1)
