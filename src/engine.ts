@@ -440,6 +440,7 @@ async function createBaselines(config: EngineConfig, logger: Logger): Promise<Ba
   if (b.store.type === 'memory') return new Baselines(b, undefined, logger);
   const store = await RedisBaselineStore.connect({
     url: b.store.url,
+    tls: b.store.tls,
     prefix: b.store.prefix,
     slotMs: b.slot,
     windowMs: b.window,
@@ -454,7 +455,7 @@ async function createAlerts(config: EngineConfig, baselines: Baselines, logger: 
   const store = config.baselines.store;
   const state =
     store.type === 'redis'
-      ? await RedisAlertState.connect({ url: store.url, prefix: store.prefix, leaseMs: config.alerts.lease, logger })
+      ? await RedisAlertState.connect({ url: store.url, tls: store.tls, prefix: store.prefix, leaseMs: config.alerts.lease, logger })
       : undefined;
   // The frozen config is only read; the alerts stage types its config as the plain schema output.
   return new Alerts({ config: config.alerts as AlertsConfig, baselines, state, logger });

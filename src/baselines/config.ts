@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defaultType, durationMs, redisUrl, withDefault } from '../config/schema-fields.js';
+import { defaultType, durationMs, redisUrl, tlsFilesSchema, withDefault } from '../config/schema-fields.js';
 
 /**
  * The `baselines` section of the engine config: how per-(service, operation) baselines are
@@ -13,7 +13,10 @@ const memoryStore = z.strictObject({
 
 const redisStore = z.strictObject({
   type: z.literal('redis').describe('Instances add their per-window counts to Redis and read the merged windows back.'),
-  url: withDefault(redisUrl, 'redis://127.0.0.1:6379', 'Redis server URL.'),
+  url: withDefault(redisUrl, 'redis://127.0.0.1:6379', 'Redis server URL: `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. Write the password as `${ENV_VAR}`; it never appears in logs.'),
+  tls: tlsFilesSchema
+    .optional()
+    .describe('TLS settings `{ ca, cert, key, rejectUnauthorized }` (PEM file paths relative to the config file), as for `buffer.tls`; giving them turns TLS on even with `redis://`. Alerts use the same connection settings. Default: none.'),
   prefix: withDefault(z.string().min(1).regex(/^[^{}\s]+$/, { message: 'must not contain spaces or braces' }), 'tailsift', 'Prefix of every key; instances sharing baselines use the same prefix.'),
   flushInterval: withDefault(durationMs, '2s', 'How often this instance writes its counts and reads the merged windows (Go duration; milliseconds once validated).'),
 });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { defaultType, durationMs, redisUrl, withDefault } from './schema-fields.js';
+import { defaultType, durationMs, redisUrl, tlsFilesSchema, withDefault } from './schema-fields.js';
 import { baselinesConfigProblems, baselinesConfigSchema } from '../baselines/config.js';
 import { alertsConfigProblems, alertsConfigSchema } from '../alerts/config.js';
 import { applyEnvOverrides, overrideOrigin, type EnvOverride } from './env-overrides.js';
@@ -42,14 +42,6 @@ const httpUrl = z.string().refine(
   { message: 'expected an http:// or https:// URL, e.g. "http://127.0.0.1:4318/v1/traces"' },
 );
 
-
-/** Files of a TLS client: who to trust, and this client's own certificate when the server asks for one. */
-const tlsFilesSchema = z.strictObject({
-  ca: z.string().min(1).optional().describe('PEM file of the certificate authorities to trust instead of the system ones. Default: the system ones.'),
-  cert: z.string().min(1).optional().describe('PEM file of this client\'s certificate (mutual TLS); give `key` with it. Default: none.'),
-  key: z.string().min(1).optional().describe('PEM file of the private key of `cert`. Default: none.'),
-  rejectUnauthorized: withDefault(z.boolean(), true, 'Refuse a server whose certificate does not verify against `ca`; false only for tests.'),
-});
 
 const kafkaSaslSchema = z
   .strictObject({
@@ -415,11 +407,14 @@ function finish(
   const tlsBase = baseDir ?? process.cwd();
   const source = 'tls' in config.source ? { ...config.source, tls: resolveTlsFiles(tlsBase, config.source.tls) } : config.source;
   const buffer = config.buffer.type === 'redis' ? { ...config.buffer, tls: resolveTlsFiles(tlsBase, config.buffer.tls) } : config.buffer;
+  const store = config.baselines.store;
+  const baselines = store.type === 'redis' ? { ...config.baselines, store: { ...store, tls: resolveTlsFiles(tlsBase, store.tls) } } : config.baselines;
   const securedSinks = sinks.map((sink) => (sink.type === 'kafka' || sink.type === 'otlp-http' ? { ...sink, tls: resolveTlsFiles(tlsBase, sink.tls) } : sink));
   const frozen = deepFreeze({
     ...config,
     source,
     buffer,
+    baselines,
     policies,
     sinks: securedSinks,
     alerts: { ...config.alerts, sinks: alertSinks },
@@ -446,6 +441,8 @@ function engineConfigChecks(data: unknown): Problem[] {
   }
   problems.push(...tlsProblems(source.tls, ['source', 'tls']));
   if (root.buffer !== null && typeof root.buffer === 'object') problems.push(...tlsProblems((root.buffer as Record<string, unknown>).tls, ['buffer', 'tls']));
+  const store = (root.baselines as Record<string, unknown> | undefined)?.store;
+  if (store !== null && typeof store === 'object') problems.push(...tlsProblems((store as Record<string, unknown>).tls, ['baselines', 'store', 'tls']));
   if (source.type === 'kafka' && typeof source.deadLetterTopic === 'string' && source.deadLetterTopic === (source.topic ?? 'otlp_spans')) {
     problems.push({
       path: ['source', 'deadLetterTopic'],

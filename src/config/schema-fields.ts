@@ -33,3 +33,11 @@ export function defaultType(type: string) {
   return (value: unknown) =>
     value !== null && typeof value === 'object' && !Array.isArray(value) && !('type' in value) ? { ...value, type } : value;
 }
+
+/** Files of a TLS client: who to trust, and this client's own certificate when the server asks for one. */
+export const tlsFilesSchema = z.strictObject({
+  ca: z.string().min(1).optional().describe('PEM file of the certificate authorities to trust instead of the system ones. Default: the system ones.'),
+  cert: z.string().min(1).optional().describe('PEM file of this client\'s certificate (mutual TLS); give `key` with it. Default: none.'),
+  key: z.string().min(1).optional().describe('PEM file of the private key of `cert`. Default: none.'),
+  rejectUnauthorized: withDefault(z.boolean(), true, 'Refuse a server whose certificate does not verify against `ca`; false only for tests.'),
+});

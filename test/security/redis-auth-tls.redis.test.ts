@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -12,7 +12,7 @@ import { decodeProtobufRequest } from '../../src/otlp/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { startTestRedisServer, type TestRedisServer } from '../buffer/redis-test-server.js';
 import { makeSdkSpans } from '../ingest/sdk-spans.js';
-import { cliPath, repoRoot } from '../support/engine-process.js';
+import { cliPath, repoRoot, startEngine } from '../support/engine-process.js';
 import { uniquePrefix } from '../support/services.js';
 import { makeTestPki, type TestPki } from '../support/test-pki.js';
 
@@ -172,6 +172,41 @@ describe('Redis buffer over TLS', () => {
     const unchecked = await RedisTraceBuffer.connect({ url: server.url, tls: { rejectUnauthorized: false }, prefix: uniquePrefix('security'), settings });
     await unchecked.close();
   });
+
+  it('runs the engine with the buffer, the baselines store and the alert state all on TLS Redis', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tailsift-redis-tls-engine-'));
+    try {
+      const config = join(dir, 'tailsift.yaml');
+      const prefix = uniquePrefix('security');
+      // The CA path is relative: it resolves against the config file's directory.
+      await writeFile(join(dir, 'ca.pem'), await readFile(ca));
+      await writeFile(
+        config,
+        [
+          'source: { type: otlp-http, port: 0 }',
+          'admin: { port: 0 }',
+          `buffer: { type: redis, url: "rediss://:\${REDIS_PASSWORD}@127.0.0.1:${server.port}", prefix: ${prefix}, tls: { ca: ca.pem } }`,
+          `baselines: { store: { type: redis, url: "rediss://:\${REDIS_PASSWORD}@127.0.0.1:${server.port}", prefix: ${prefix}, tls: { ca: ca.pem } } }`,
+          'alerts: { enabled: true }',
+          'sinks: [{ type: file, path: kept.jsonl }]',
+          '',
+        ].join('\n'),
+      );
+      // Engine.create connects the buffer, the baselines store and the alert state before it
+      // says it runs; a connection that cannot do TLS with these files stops it with exit 1.
+      const engine = await startEngine(config, { env: { REDIS_PASSWORD: PASSWORD }, timeoutMs: 60_000 });
+      try {
+        // A few baselines flushes and alert evaluations go by without a failure.
+        await new Promise((r) => setTimeout(r, 5_000));
+        expect(engine.logs.filter((l) => Number(l.level) >= 40)).toEqual([]);
+        expect(engine.stderr()).not.toContain(PASSWORD);
+      } finally {
+        expect(await engine.stop()).toBe(0);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 
   it('a plain connection to the TLS port does not get in', async () => {
     const err = await connectError({ url: server.url.replace('rediss://', 'redis://') });

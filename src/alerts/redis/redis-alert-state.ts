@@ -1,3 +1,4 @@
+import { redisConnectionOptions, type RedisTlsFiles } from '../../buffer/redis/redis-trace-buffer.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
@@ -15,6 +16,8 @@ import type { IncidentState } from '../incident-tracker.js';
  */
 export interface RedisAlertStateOptions {
   readonly url?: string;
+  /** TLS files for the connection `url` opens (as the buffer's `tls`). */
+  readonly tls?: RedisTlsFiles;
   /** An open connection to use instead of `url`; its owner closes it. */
   readonly redis?: Redis;
   readonly prefix: string;
@@ -45,7 +48,7 @@ export class RedisAlertState implements AlertState {
   static async connect(options: RedisAlertStateOptions): Promise<RedisAlertState> {
     const scripts = await loadLuaScripts(import.meta.url, 'src/alerts/redis/scripts', 'tailsiftAl', ['hold-lease', 'release-lease']);
     const owns = options.redis === undefined;
-    const redis = options.redis ?? new Redis(options.url ?? 'redis://127.0.0.1:6379', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const redis = options.redis ?? new Redis(options.url ?? 'redis://127.0.0.1:6379', redisConnectionOptions(options.tls, 'baselines.store.tls'));
     if (owns) {
       redis.on('error', () => undefined);
       await redis.connect();

@@ -1,3 +1,4 @@
+import { redisConnectionOptions, type RedisTlsFiles } from '../../buffer/redis/redis-trace-buffer.js';
 import { Redis } from 'ioredis';
 import { SlotTable, type BaselineStore, type EdgeRecord, type OperationRecord, type OperationRef } from '../baseline-store.js';
 import { addSlotCounts, copySlotCounts, parseSlotFields, slotCountFields, type SlotCounts } from '../slot-counts.js';
@@ -34,6 +35,8 @@ const SCRIPT_VERBS = ['add-slot-counts', 'note-first-seen'] as const;
 export interface RedisBaselineStoreOptions {
   /** Redis URL; the store opens and closes its own connection. */
   readonly url?: string;
+  /** TLS files for that connection (as the buffer's `tls`). */
+  readonly tls?: RedisTlsFiles;
   /** An open connection to use instead; its owner closes it. */
   readonly redis?: Redis;
   readonly prefix: string;
@@ -87,7 +90,7 @@ export class RedisBaselineStore implements BaselineStore {
     const owns = options.redis === undefined;
     const redis =
       options.redis ??
-      new Redis(options.url ?? 'redis://127.0.0.1:6379', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      new Redis(options.url ?? 'redis://127.0.0.1:6379', redisConnectionOptions(options.tls, 'baselines.store.tls'));
     if (owns) {
       // Errors surface through failed syncs; without a listener ioredis would log each reconnect attempt.
       redis.on('error', () => undefined);
