@@ -137,7 +137,7 @@ export class KafkaSink implements TraceSink {
       await this.producer.send(this.topic, records);
     } catch (err) {
       if (err instanceof SinkError) throw err;
-      throw new SinkError(this.name, (err as Error).message ?? String(err), { retriable: kafkajsRetriable(err), cause: err });
+      throw new SinkError(this.name, describeProduceFailure(err, this.topic), { retriable: kafkajsRetriable(err), cause: err });
     }
   }
 
@@ -239,8 +239,18 @@ export function kafkajsRetriable(err: unknown): boolean {
   return e.retriable === true;
 }
 
-/** The underlying failure's message, without our sink-name prefix a second time. */
+/** The failure's message, without our sink-name prefix a second time. */
 function causeMessage(err: TailsiftError): string {
+  if (err instanceof SinkError && err.message.startsWith(`${err.sink}: `)) return err.message.slice(err.sink.length + 2);
   const cause = err.cause;
   return cause instanceof Error ? cause.message : err.message;
+}
+
+/** kafkajs's message, and what to do when the topic is missing (the sink never creates it). */
+function describeProduceFailure(err: unknown, topic: string): string {
+  const message = (err as Error).message ?? String(err);
+  let e = err as { type?: unknown; cause?: unknown; name?: unknown };
+  while (e.name === 'KafkaJSNumberOfRetriesExceeded' && typeof e.cause === 'object' && e.cause !== null) e = e.cause as typeof e;
+  if (e.type !== 'UNKNOWN_TOPIC_OR_PARTITION') return message;
+  return `${message}: does topic "${topic}" exist? tailsift never creates topics; create it, e.g. with kafka-topics.sh --create`;
 }

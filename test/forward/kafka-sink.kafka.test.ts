@@ -185,6 +185,8 @@ describe('KafkaSink against a real broker', () => {
     await sink.close();
     expect(failure).toBeInstanceOf(SinkError);
     expect(failure).toMatchObject({ retriable: true });
+    // The message says what to do: the sink never creates topics.
+    expect((failure as Error).message).toMatch(/gave up after \d+ attempts .*does topic "kafka-sink-missing-[0-9a-f]+" exist\? tailsift never creates topics/);
   }, 60_000);
 
   it('refuses sends after close with a retriable SinkError, so the traces stay buffered', async () => {
