@@ -62,6 +62,50 @@ export function tailProbabilityScore(p: number): number {
 }
 
 /**
+ * P(Z >= z) for a standard normal Z. Through the complementary error function's Chebyshev
+ * fit (fractional error below 1.2e-7 everywhere), so far-tail probabilities keep their
+ * relative precision, which `1 - cdf` would lose.
+ */
+export function normalUpperTail(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * x);
+  const poly =
+    -1.26551223 +
+    t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  const erfc = t * Math.exp(-x * x + poly);
+  return z >= 0 ? erfc / 2 : 1 - erfc / 2;
+}
+
+/**
+ * One score for a trace from the scores of the spans judged in it, so that a trace is as rare
+ * under "nothing is wrong" as its score says, however many spans it has. Each span is its own
+ * test: a trace of 25 spans each judged at 3 (1 in 740) has about one chance in 30 that some
+ * span reaches 3 by chance alone, so the highest span score overstates how unusual the trace
+ * is. Simes' test corrects for that: with the span tail probabilities sorted p(1) <= p(2) <= ...
+ * among `judged` spans, the trace's tail probability is min over i of judged × p(i) / i. One
+ * span far out counts like a Bonferroni correction (judged × p(1)); several spans out at once
+ * need less each (i of them at judged × p(i) / i). The rate of clean traces reaching a threshold
+ * is then about the threshold's tail probability, not judged times it (Simes holds exactly
+ * for independent spans and stays valid when slow spans go together, as callers and callees do).
+ *
+ * `scores` are the spans' scores (on the z scale; 0 for spans with nothing unusual may be left
+ * out); `judged` is how many spans were judged, at least the number of scores. A trace of one
+ * judged span keeps that span's score.
+ */
+export function traceScore(scores: readonly number[], judged: number): number {
+  const sorted = scores.filter((s) => s > 0).sort((a, b) => b - a);
+  const m = Math.max(judged, sorted.length);
+  let best = 0;
+  for (let i = 1; i <= sorted.length; i++) {
+    const score = sorted[i - 1];
+    // When every judged span is this far out no correction applies: the score is exact.
+    const corrected = i >= m ? score : tailProbabilityScore((m / i) * normalUpperTail(score));
+    if (corrected > best) best = corrected;
+  }
+  return best;
+}
+
+/**
  * Rank test of the recent latencies against the baseline's: the probability that a recent span
  * is slower than a baseline span (the Mann-Whitney AUC, ties counting half), computed bucket by
  * bucket from the two histograms, with its z-score under "same distribution".

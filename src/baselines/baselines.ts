@@ -5,7 +5,7 @@ import type { SpanAttribute } from '../otlp/annotate-spans.js';
 import { silentLogger, type Logger } from '../telemetry/logger.js';
 import { anomalyAttributes } from './anomaly-attributes.js';
 import { ago, formatDuration, formatPerUnit, formatRate, latencyFigures, operationLabel, workUnit } from './anomaly-reasons.js';
-import { MAX_SCORE, errorScore, errorSpikeScore, latencyScore, latencyShift, shiftMembership } from './anomaly-scores.js';
+import { MAX_SCORE, errorScore, errorSpikeScore, latencyScore, latencyShift, shiftMembership, traceScore } from './anomaly-scores.js';
 import { MemoryBaselineStore, type BaselineStore, type OperationRecord, type OperationRef } from './baseline-store.js';
 import type { BaselinesConfig } from './config.js';
 import { bucketOf } from './log-histogram.js';
@@ -22,7 +22,7 @@ export interface ScoreOptions {
   readonly minSamples?: number;
   /** How far back the baseline looks, ms; at most the stage's `window`. Default: the stage's. */
   readonly windowMs?: number;
-  /** Score from which a span counts in `anomalousSpans`. Default: the stage's `absorbThreshold`. */
+  /** Score from which a span, on its own, counts in `anomalousSpans`. Default: the stage's `absorbThreshold`. */
   readonly threshold?: number;
 }
 
@@ -186,9 +186,12 @@ export class Baselines {
   }
 
   /**
-   * How anomalous a trace is against the baselines: the highest span score, with its reason.
-   * Latency far outside the operation's baseline, an error where errors are rare, an
-   * operation or a call edge (parent service → child service) first seen after the warm-up.
+   * How anomalous a trace is against the baselines: its score, and its most anomalous span
+   * with the reason. Spans score for latency far outside the operation's baseline, an error
+   * where errors are rare, an operation or a call edge (parent service → child service) first
+   * seen after the warm-up. The trace's score corrects the latency and error scores for how
+   * many spans were judged (`traceScore`), so that a trace of many spans does not reach a
+   * threshold by chance more often than one of a single span; new structure counts as it is.
    * A span of an operation whose recent window departs from its baseline (see `departures`)
    * and that is part of the departure (slower than the baseline's p90, or failed) scores at
    * least the departure's own z.
@@ -215,9 +218,15 @@ export class Baselines {
 
     let top: SpanAnomaly | undefined;
     let count = 0;
+    let judgedSpans = 0;
+    // Latency and error scores are tail probabilities, corrected for how many spans were judged
+    // (`traceScore`); something never seen before is no chance event, and counts as it is.
+    const spanScores: number[] = [];
+    let structureScore = 0;
     const consider = (candidate: SpanAnomaly): void => {
       if (candidate.score >= threshold) count += 1;
       if (top === undefined || candidate.score > top.score) top = candidate;
+      if (candidate.kind === 'new_operation') structureScore = Math.max(structureScore, candidate.score);
     };
 
     for (const span of spans) {
@@ -227,7 +236,11 @@ export class Baselines {
       const label = operationLabel(op.ref.service, op.ref.operation);
       const judged = baseline.spans >= minSamples;
       let best: SpanAnomaly | undefined;
+      let tested = false;
+      let spanScore = 0;
       const offer = (kind: AnomalyKind, score: number, reason: () => string): void => {
+        if (kind === 'new_operation') structureScore = Math.max(structureScore, score);
+        else spanScore = Math.max(spanScore, score);
         if (score > 0 && (best === undefined || score > best.score)) {
           best = { kind, score, reason: reason(), service: op.ref.service, operation: op.ref.operation, spanId: span.spanId };
         }
@@ -236,6 +249,7 @@ export class Baselines {
       const workSeries = work === undefined ? undefined : op.work.get(workKey(work.attribute, work.workClass));
       const perUnit = workSeries === undefined ? undefined : this.baselineOf(workSeries, slot, windowSlots);
       if (work !== undefined && workSeries !== undefined && perUnit !== undefined && perUnit.spans >= minSamples) {
+        tested = true;
         // Judged per unit of work only: a span that is long because it did more work is not anomalous.
         const ms = Math.max(0, span.endMs - span.startMs);
         const value = ms / work.amount;
@@ -249,6 +263,7 @@ export class Baselines {
           return inShift > own && shifted !== undefined ? `${base}; shifted (recent p50 ${per(shifted.recent.p50Ms)} p99 ${per(shifted.recent.p99Ms)})` : base;
         });
       } else if (judged && wantLatency) {
+        tested = true;
         const ms = Math.max(0, span.endMs - span.startMs);
         const own = latencyScore(baseline, ms);
         // A span that did work of a class without a baseline yet is judged on its own latency
@@ -261,6 +276,8 @@ export class Baselines {
           return inShift > own && shifted !== undefined ? `${base}; latency shifted (recent ${latencyFigures(shifted.observed)})` : base;
         });
       }
+      // Every span of a judged operation is tested for errors, the ones that did not fail too.
+      if (judged && wantError) tested = true;
       if (judged && wantError && span.statusCode === 2) {
         const own = errorScore(baseline);
         const spike = this.departed.get(op.ref.id)?.get('error_rate')?.departure;
@@ -276,6 +293,10 @@ export class Baselines {
           offer('new_operation', NEW_STRUCTURE_SCORE, () => `${label} is new (first seen ${ago(nowMs - record.firstSeenMs)} ago)`);
         }
       }
+      if (tested) {
+        judgedSpans += 1;
+        if (spanScore > 0) spanScores.push(spanScore);
+      }
       if (best !== undefined) consider(best);
     }
 
@@ -284,7 +305,7 @@ export class Baselines {
       if (edge !== undefined) consider(edge);
     }
     if (top === undefined) return NO_ANOMALY;
-    return { score: top.score, anomalousSpans: count, top };
+    return { score: Math.max(traceScore(spanScores, judgedSpans), structureScore), anomalousSpans: count, judgedSpans, top };
   }
 
   /**

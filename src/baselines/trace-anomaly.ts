@@ -16,16 +16,25 @@ export interface SpanAnomaly {
   readonly spanId: string;
 }
 
-/** A trace's anomaly: its most anomalous span, and how many spans passed the threshold. */
+/** A trace's anomaly: its score, its most anomalous span, and how many spans passed the threshold. */
 export interface TraceAnomaly {
-  /** The highest span score; 0 when nothing could be judged or nothing stood out. */
+  /**
+   * The trace's score, on the z scale: its span scores corrected for how many spans were judged
+   * (`traceScore` in anomaly-scores.ts), so a trace of many spans reaches a threshold by chance
+   * no more often than one of a single span; a new operation or call edge scores as it is.
+   * At most the top span's score; equal to it for a single judged span. 0 when nothing could
+   * be judged or nothing stood out.
+   */
   readonly score: number;
-  /** Spans scoring at or above the threshold the trace was scored with. */
+  /** Spans scoring at or above the threshold the trace was scored with (each on its own). */
   readonly anomalousSpans: number;
+  /** Spans judged against a baseline (latency or errors): how many tests the score is corrected for. */
+  readonly judgedSpans: number;
+  /** The span with the highest score of its own. */
   readonly top: SpanAnomaly | undefined;
 }
 
-export const NO_ANOMALY: TraceAnomaly = { score: 0, anomalousSpans: 0, top: undefined };
+export const NO_ANOMALY: TraceAnomaly = { score: 0, anomalousSpans: 0, judgedSpans: 0, top: undefined };
 
 /** What an operation's recent window departs from its baseline in. */
 export type DepartureKind = 'latency' | 'error_rate';

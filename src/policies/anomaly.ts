@@ -6,7 +6,7 @@ import type { Decision, EvalContext, PolicyEvaluator, TraceView } from './evalua
 /** The `anomaly` policy's settings, as the policy file gives them (durations in ms). */
 export interface AnomalyPolicySettings {
   readonly kinds: readonly AnomalyKind[];
-  /** Score (on the z scale) from which a trace is sampled. */
+  /** Trace score (on the z scale, corrected for the spans judged) from which a trace is sampled. */
   readonly threshold: number;
   /** Spans an operation's baseline needs before its spans are judged. */
   readonly min_samples: number;
@@ -15,10 +15,11 @@ export interface AnomalyPolicySettings {
 }
 
 /**
- * `anomaly`: samples traces whose most anomalous span scores at least `threshold` against the
- * per-(service, operation) baselines — latency far outside its operation's baseline, an error
- * where errors are rare, an operation or call edge first seen after the warm-up (see
- * `Baselines.scoreTrace`).
+ * `anomaly`: samples traces that score at least `threshold` against the per-(service,
+ * operation) baselines — latency far outside its operation's baseline, an error where errors
+ * are rare, an operation or call edge first seen after the warm-up (see `Baselines.scoreTrace`).
+ * A trace's score is its span scores corrected for how many spans were judged (`traceScore`),
+ * so `threshold` means the same rarity for a trace of 30 spans as for one of a single span.
  *
  * With the engine's baselines stage (`baselines`), which learns from every span at intake,
  * the policy only reads. Built without one (validation, library use), it keeps baselines of

@@ -137,7 +137,7 @@ export const ANOMALY_KINDS = ['latency', 'error', 'new_operation'] as const;
 
 const anomalySettings = z.strictObject({
   kinds: z.array(z.enum(ANOMALY_KINDS)).min(1).prefault([...ANOMALY_KINDS]).describe('What counts as anomalous: latency, error, new_operation. Default: all three.'),
-  threshold: z.number().positive().prefault(3).describe('Score (deviations from the baseline) from which a trace counts as anomalous. Default: 3.'),
+  threshold: z.number().positive().prefault(3).describe('Score (deviations from the baseline) from which a trace counts as anomalous: the trace\'s span scores corrected for how many spans were judged, so a trace of many spans reaches it by chance about as rarely as a single span would. Default: 3.'),
   min_samples: int().min(1).prefault(200).describe('Spans a (service, operation) baseline needs before it scores anything. Default: 200.'),
   window: duration({ allowZero: false }).prefault('1h').describe('How far back the baselines look. Default: 1h.'),
 });
