@@ -219,14 +219,16 @@ export class Baselines {
     let top: SpanAnomaly | undefined;
     let count = 0;
     let judgedSpans = 0;
-    // Latency and error scores are tail probabilities, corrected for how many spans were judged
-    // (`traceScore`); something never seen before is no chance event, and counts as it is.
+    // A span's own latency and error scores are tail probabilities of a test made for each
+    // span, corrected for how many spans were judged (`traceScore`). A departure's z comes from
+    // one test of the operation's recent window, made whatever the trace, and something never
+    // seen before is no chance event: those count as they are.
     const spanScores: number[] = [];
-    let structureScore = 0;
+    let settledScore = 0;
     const consider = (candidate: SpanAnomaly): void => {
       if (candidate.score >= threshold) count += 1;
       if (top === undefined || candidate.score > top.score) top = candidate;
-      if (candidate.kind === 'new_operation') structureScore = Math.max(structureScore, candidate.score);
+      if (candidate.kind === 'new_operation') settledScore = Math.max(settledScore, candidate.score);
     };
 
     for (const span of spans) {
@@ -238,9 +240,10 @@ export class Baselines {
       let best: SpanAnomaly | undefined;
       let tested = false;
       let spanScore = 0;
-      const offer = (kind: AnomalyKind, score: number, reason: () => string): void => {
-        if (kind === 'new_operation') structureScore = Math.max(structureScore, score);
-        else spanScore = Math.max(spanScore, score);
+      const offer = (kind: AnomalyKind, own: number, settled: number, reason: () => string): void => {
+        spanScore = Math.max(spanScore, own);
+        settledScore = Math.max(settledScore, settled);
+        const score = Math.max(own, settled);
         if (score > 0 && (best === undefined || score > best.score)) {
           best = { kind, score, reason: reason(), service: op.ref.service, operation: op.ref.operation, spanId: span.spanId };
         }
@@ -257,7 +260,7 @@ export class Baselines {
         const own = latencyScore(perUnit, value);
         const shifted = this.workShifted.get(workSeries.id);
         const inShift = shifted !== undefined && shiftMembership(shifted.recent, perUnit, value) ? Math.min(shifted.z, MAX_SCORE) : 0;
-        offer('latency', Math.max(own, inShift), () => {
+        offer('latency', own, inShift, () => {
           const per = (perUnitMs: number) => formatPerUnit(perUnitMs, unit.singular);
           const base = `${label} ${formatDuration(ms)} for ${work.amount} ${unit.plural} (${per(value)}); baseline for ${workClassRange(work.workClass)} ${unit.plural} p50 ${per(perUnit.p50Ms)} p99 ${per(perUnit.p99Ms)}`;
           return inShift > own && shifted !== undefined ? `${base}; shifted (recent p50 ${per(shifted.recent.p50Ms)} p99 ${per(shifted.recent.p99Ms)})` : base;
@@ -271,7 +274,7 @@ export class Baselines {
         const found = work === undefined ? this.departed.get(op.ref.id)?.get('latency') : undefined;
         const shifted = found?.departure;
         const inShift = found !== undefined && shiftMembership(found.recent, baseline, ms) ? Math.min(found.departure.z, MAX_SCORE) : 0;
-        offer('latency', Math.max(own, inShift), () => {
+        offer('latency', own, inShift, () => {
           const base = `${label} ${formatDuration(ms)}; baseline ${latencyFigures(baseline)}`;
           return inShift > own && shifted !== undefined ? `${base}; latency shifted (recent ${latencyFigures(shifted.observed)})` : base;
         });
@@ -282,7 +285,7 @@ export class Baselines {
         const own = errorScore(baseline);
         const spike = this.departed.get(op.ref.id)?.get('error_rate')?.departure;
         const inSpike = spike !== undefined ? Math.min(spike.z, MAX_SCORE) : 0;
-        offer('error', Math.max(own, inSpike), () => {
+        offer('error', own, inSpike, () => {
           const base = `${label} failed; baseline error rate ${formatRate(baseline.errorRate)} of ${baseline.spans} spans`;
           return inSpike > own && spike !== undefined ? `${base}; error rate now ${formatRate(spike.observed.errorRate)} of ${spike.observed.spans} spans` : base;
         });
@@ -290,7 +293,7 @@ export class Baselines {
       if (wantNew && newAfterMs !== undefined) {
         const record = this.store.operation(op.ref.id);
         if (record !== undefined && record.firstSeenMs >= newAfterMs && (baseline.spans < minSamples || nowMs - record.firstSeenMs < this.config.newFor)) {
-          offer('new_operation', NEW_STRUCTURE_SCORE, () => `${label} is new (first seen ${ago(nowMs - record.firstSeenMs)} ago)`);
+          offer('new_operation', 0, NEW_STRUCTURE_SCORE, () => `${label} is new (first seen ${ago(nowMs - record.firstSeenMs)} ago)`);
         }
       }
       if (tested) {
@@ -305,7 +308,7 @@ export class Baselines {
       if (edge !== undefined) consider(edge);
     }
     if (top === undefined) return NO_ANOMALY;
-    return { score: Math.max(traceScore(spanScores, judgedSpans), structureScore), anomalousSpans: count, judgedSpans, top };
+    return { score: Math.max(traceScore(spanScores, judgedSpans), settledScore), anomalousSpans: count, judgedSpans, top };
   }
 
   /**

@@ -21,7 +21,9 @@ export interface TraceAnomaly {
   /**
    * The trace's score, on the z scale: its span scores corrected for how many spans were judged
    * (`traceScore` in anomaly-scores.ts), so a trace of many spans reaches a threshold by chance
-   * no more often than one of a single span; a new operation or call edge scores as it is.
+   * no more often than one of a single span. A span taking part in a departure (its score the
+   * departure's z, a test of the operation's recent window) and a new operation or call edge
+   * count as they are.
    * At most the top span's score; equal to it for a single judged span. 0 when nothing could
    * be judged or nothing stood out.
    */
