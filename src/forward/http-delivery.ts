@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { ConnectionOptions } from 'node:tls';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { ConfigError, SinkError, type TailsiftError } from '../errors.js';
+import { SinkError, type TailsiftError } from '../errors.js';
 import { DEFAULT_RETRY, parseRetryAfter, runWithRetry, type RetryRuntime, type RetrySettings } from './retry.js';
+import { tlsConnectionOptions, type TlsFiles } from '../config/tls-files.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -26,15 +25,7 @@ export interface HttpAnswer {
 }
 
 /** PEM files of a TLS client, as a config's `tls:` block names them (absolute paths once validated). */
-export interface HttpTlsFiles {
-  /** Certificate authorities to trust instead of the system ones. */
-  readonly ca?: string;
-  /** This client's certificate, for servers that ask for one (mutual TLS); with `key`. */
-  readonly cert?: string;
-  readonly key?: string;
-  /** Refuse a server certificate that does not verify. Default true. */
-  readonly rejectUnauthorized?: boolean;
-}
+export type HttpTlsFiles = TlsFiles;
 
 export interface HttpDeliveryOptions {
   /** The sink's name, in errors. */
@@ -110,7 +101,7 @@ export class HttpDelivery {
     }
     this.url = url;
     this.endpoint = url.href;
-    this.agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ...readTlsFiles(o.tls, o.sink) }) : new HttpAgent({ keepAlive: true });
+    this.agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ...(o.tls === undefined ? {} : tlsConnectionOptions(o.tls, `${o.sink}: tls`)) }) : new HttpAgent({ keepAlive: true });
     this.timeoutMs = o.timeoutMs ?? 10_000;
     this.compression = o.compression ?? 'gzip';
     this.retry = { ...DEFAULT_RETRY, ...o.retry };
@@ -254,21 +245,6 @@ function toHeaders(raw: IncomingHttpHeaders): Headers {
     for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
   }
   return headers;
-}
-
-/** The TLS options of `tls`, its PEM files read; a file that cannot be read is a config problem. */
-function readTlsFiles(tls: HttpTlsFiles | undefined, sink: string): ConnectionOptions {
-  if (tls === undefined) return {};
-  const read = (name: 'ca' | 'cert' | 'key'): { [name: string]: Buffer } => {
-    const path = tls[name];
-    if (path === undefined) return {};
-    try {
-      return { [name]: readFileSync(path) };
-    } catch (err) {
-      throw new ConfigError([`${sink}: tls.${name}: cannot read ${path}: ${(err as Error).message}`]);
-    }
-  };
-  return { ...read('ca'), ...read('cert'), ...read('key'), rejectUnauthorized: tls.rejectUnauthorized ?? true };
 }
 
 // OpenSSL's verification results for a server certificate that does not chain to a trusted CA.

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
 import type { KafkaConfig, SASLOptions } from 'kafkajs';
-import { ConfigError } from '../errors.js';
+import { tlsConnectionOptions, type TlsFiles } from '../config/tls-files.js';
 
 /** SASL credentials, as the config's `sasl:` block holds them. */
 export interface KafkaSaslSettings {
@@ -11,13 +9,7 @@ export interface KafkaSaslSettings {
 }
 
 /** PEM files to trust and to present; read when the client is built. */
-export interface KafkaTlsFiles {
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: string;
-  /** Refuse a broker certificate that does not verify. Default true. */
-  readonly rejectUnauthorized?: boolean;
-}
+export type KafkaTlsFiles = TlsFiles;
 
 /** How a Kafka client proves itself and protects the wire: the config's `sasl` and `tls`. */
 export interface KafkaClientSecurity {
@@ -35,7 +27,7 @@ export function kafkajsSecurityOptions(security: KafkaClientSecurity | undefined
   const out: { ssl?: KafkaConfig['ssl']; sasl?: SASLOptions } = {};
   const tls = security?.tls;
   if (tls === true) out.ssl = true;
-  else if (tls !== undefined && tls !== false) out.ssl = tlsOptions(tls, setting);
+  else if (tls !== undefined && tls !== false) out.ssl = tlsConnectionOptions(tls, setting);
   const sasl = security?.sasl;
   if (sasl !== undefined) {
     // kafkajs's mechanism names are the config's; the switch keeps the union types aligned.
@@ -52,25 +44,4 @@ export function kafkajsSecurityOptions(security: KafkaClientSecurity | undefined
     }
   }
   return out;
-}
-
-function tlsOptions(files: KafkaTlsFiles, setting: string): ConnectionOptions {
-  const read = (name: 'ca' | 'cert' | 'key'): Buffer | undefined => {
-    const path = files[name];
-    if (path === undefined) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new ConfigError([`${setting}.${name}: cannot read ${path}: ${(err as Error).message}`]);
-    }
-  };
-  const ca = read('ca');
-  const cert = read('cert');
-  const key = read('key');
-  return {
-    ...(ca === undefined ? {} : { ca }),
-    ...(cert === undefined ? {} : { cert }),
-    ...(key === undefined ? {} : { key }),
-    rejectUnauthorized: files.rejectUnauthorized ?? true,
-  };
 }

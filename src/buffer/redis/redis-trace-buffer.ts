@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
@@ -31,17 +30,10 @@ import {
   type ScriptArg,
   type ScriptVerb,
 } from './redis-scripts.js';
+import { tlsConnectionOptions, type TlsFiles } from '../../config/tls-files.js';
 
-/** TLS to Redis: PEM files to trust and to present, read when the buffer connects. */
-export interface RedisTlsFiles {
-  /** Certificate authorities to trust instead of the system ones. */
-  readonly ca?: string;
-  /** This client's certificate, for servers that ask for one (`tls-auth-clients yes`). */
-  readonly cert?: string;
-  readonly key?: string;
-  /** Refuse a server certificate that does not verify. Default true. */
-  readonly rejectUnauthorized?: boolean;
-}
+/** TLS to Redis: PEM files to trust and to present (a client certificate for `tls-auth-clients yes`), read when the buffer connects. */
+export type RedisTlsFiles = TlsFiles;
 
 export interface RedisTraceBufferOptions {
   /**
@@ -690,25 +682,8 @@ export function redisConnectionOptions(tls?: RedisTlsFiles, setting = 'buffer.tl
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    ...(tls === undefined
-      ? {}
-      : {
-          tls: {
-            ...(tls.ca === undefined ? {} : { ca: readPem(tls.ca, `${setting}.ca`) }),
-            ...(tls.cert === undefined ? {} : { cert: readPem(tls.cert, `${setting}.cert`) }),
-            ...(tls.key === undefined ? {} : { key: readPem(tls.key, `${setting}.key`) }),
-            rejectUnauthorized: tls.rejectUnauthorized ?? true,
-          },
-        }),
+    ...(tls === undefined ? {} : { tls: tlsConnectionOptions(tls, setting) }),
   };
-}
-
-function readPem(path: string, setting: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError([`${setting}: cannot read ${path}: ${(err as Error).message}`]);
-  }
 }
 
 /** Refused credentials are not an outage: retrying will not help, the config must change. */
