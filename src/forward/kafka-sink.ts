@@ -231,12 +231,17 @@ export function kafkajsTraceRecordProducer(options: KafkajsProducerOptions): Tra
  * consumer, the original failure decides.
  */
 export function kafkajsRetriable(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  let e = err as { retriable?: unknown; cause?: unknown; name?: unknown };
+  return originalKafkajsError(err)?.retriable === true;
+}
+
+/** The failure under kafkajs's "retries exceeded" wrappers, or undefined for a non-object. */
+function originalKafkajsError(err: unknown): { retriable?: unknown; type?: unknown } | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  let e = err as { retriable?: unknown; type?: unknown; cause?: unknown; name?: unknown };
   while (e.name === 'KafkaJSNumberOfRetriesExceeded' && typeof e.cause === 'object' && e.cause !== null) {
     e = e.cause as typeof e;
   }
-  return e.retriable === true;
+  return e;
 }
 
 /** The failure's message, without our sink-name prefix a second time. */
@@ -249,8 +254,6 @@ function causeMessage(err: TailsiftError): string {
 /** kafkajs's message, and what to do when the topic is missing (the sink never creates it). */
 function describeProduceFailure(err: unknown, topic: string): string {
   const message = (err as Error).message ?? String(err);
-  let e = err as { type?: unknown; cause?: unknown; name?: unknown };
-  while (e.name === 'KafkaJSNumberOfRetriesExceeded' && typeof e.cause === 'object' && e.cause !== null) e = e.cause as typeof e;
-  if (e.type !== 'UNKNOWN_TOPIC_OR_PARTITION') return message;
+  if (originalKafkajsError(err)?.type !== 'UNKNOWN_TOPIC_OR_PARTITION') return message;
   return `${message}: does topic "${topic}" exist? tailsift never creates topics; create it, e.g. with kafka-topics.sh --create`;
 }
