@@ -132,7 +132,9 @@ describe('redis buffer: keys and expiry', () => {
 
     const prefix = redis.prefix();
     const keys = await keysUnder(await redis.admin(), prefix);
-    const tagged = keys.filter((k) => !k.startsWith(`${prefix}:e:`));
+    // The format marker, one per prefix, belongs to no bucket.
+    expect(keys).toContain(`${prefix}:format`);
+    const tagged = keys.filter((k) => !k.startsWith(`${prefix}:e:`) && k !== `${prefix}:format`);
     const tagOf = (key: string): string | undefined => /\{([^}]*)\}/.exec(key)?.[1];
     for (const key of tagged) expect(tagOf(key), key).toBeDefined();
     const layout = new RedisKeys(prefix, 16);
@@ -173,7 +175,7 @@ describe('redis buffer: keys and expiry', () => {
     expect((await b.pending()).traces).toBe(1);
   });
 
-  it('forgets decisions after their TTL, and leaves nothing but expiring envelopes once all is decided', async () => {
+  it('forgets decisions after their TTL, and leaves nothing but expiring envelopes and the format marker once all is decided', async () => {
     const b = await redis.make(roomy, { decisionCacheTtlMs: 300 });
     const fragments = sdkFragments(8);
     const ids = [...new Set(fragments.map((f) => f.traceId))];
@@ -196,8 +198,12 @@ describe('redis buffer: keys and expiry', () => {
     const late = await b.append([fragments[0]], T0 + 10_001);
     expect(late.status === 'accepted' && late.late.length).toBe(1);
 
-    await eventually(async () => ((await keysUnder(admin, prefix)).some((k) => !k.startsWith(`${prefix}:e:`)) ? undefined : true), 'decision keys expire');
-    const left = await keysUnder(admin, prefix);
+    const formatKey = `${prefix}:format`;
+    const expiring = async (): Promise<string[]> => (await keysUnder(admin, prefix)).filter((k) => k !== formatKey);
+    await eventually(async () => ((await expiring()).some((k) => !k.startsWith(`${prefix}:e:`)) ? undefined : true), 'decision keys expire');
+    // Besides the prefix's format marker, only envelopes, and they expire.
+    expect(await admin.get(formatKey)).not.toBeNull();
+    const left = await expiring();
     expect(left.length).toBeGreaterThan(0);
     for (const key of left) {
       expect(key.startsWith(`${prefix}:e:`)).toBe(true);
@@ -257,6 +263,96 @@ describe('redis buffer: fragments', () => {
     expect(await compact.pending()).toEqual(await asTheyCame.pending());
     // Every key of each buffer, indexes and envelopes included.
     expect(await memory(redis.prefix())).toBeLessThan(0.6 * (await memory(`${redis.prefix()}-raw`)));
+  });
+});
+
+describe('redis buffer: one key per trace', () => {
+  it('takes a call holding several fragments of new, claimed and decided traces in order', async () => {
+    // A claim token may hold the meta's separator: it is the meta's last field.
+    const b = await redis.make(roomy, { instanceId: 'host|7' });
+    await b.append([fragment(traceId(2)), fragment(traceId(3))], T0);
+    const claimed = new Map((await b.claimDue(T0 + 10_000, 10)).map((d) => [d.traceId, d]));
+    await b.complete(claimed.get(traceId(3)) as RedisDueTrace, keep, T0 + 10_000);
+
+    const call = [
+      fragment(traceId(1)),
+      fragment(traceId(2)),
+      fragment(traceId(3)),
+      fragment(traceId(1), 97),
+      fragment(traceId(2), 2),
+      fragment(traceId(1), 2, true),
+    ];
+    const out = await b.append(call, T0 + 10_005);
+    if (out.status !== 'accepted') throw new Error('expected accepted');
+    expect(out.late.map((l) => [l.fragment, l.decision])).toEqual([[call[2], keep]]);
+    expect(await b.pending()).toEqual({ traces: 2, spans: 104 });
+
+    const keys = await keysUnder(await redis.admin(), redis.prefix());
+    expect(keys.filter((k) => k.endsWith(traceId(1)))).toEqual([`${new RedisKeys(redis.prefix(), 64).bucketOf(traceId(1)).base}t:${traceId(1)}`]);
+
+    // Trace 1 reached the span limit within the call: due at once, its fragments in order.
+    const [one, ...more] = await b.claimDue(T0 + 10_005, 10);
+    expect(more).toEqual([]);
+    expect([one.traceId, one.spanCount, one.firstSeenMs, one.dueMs]).toEqual([traceId(1), 100, T0 + 10_005, T0 + 10_005]);
+    const bytesOf = (fragments: readonly { bytes: Uint8Array }[]): number[][] => fragments.map((f) => Array.from(f.bytes));
+    expect(bytesOf(one.fragments)).toEqual(bytesOf([call[0], call[3], call[5]]));
+    // Trace 2 stayed claimed; what it gained meanwhile comes back with its decision.
+    const late = await b.completeClaim(claimed.get(traceId(2)) as RedisDueTrace, keep, T0 + 10_006);
+    expect(late.status === 'completed' && late.late.map((x) => Array.from(x))).toEqual(bytesOf([call[1], call[4]]));
+    expect((await b.releaseClaim(one, T0 + 20_000)).status).toBe('released');
+    expect(await b.pending()).toEqual({ traces: 1, spans: 100 });
+    expect(await b.nextDueMs()).toBe(T0 + 20_000);
+  });
+});
+
+describe('redis buffer: upgrades', () => {
+  /** A trace as the layout before the format marker kept it: a meta hash beside its fragments list. */
+  async function bufferTraceInFormerLayout(prefix: string, id: string): Promise<string[]> {
+    const admin = await redis.admin();
+    const bucket = new RedisKeys(prefix, 64).bucketOf(id);
+    await admin.hset(`${bucket.base}m:${id}`, 'first', T0, 'due', T0 + 10_000, 'spans', 1, 'bytes', 3);
+    await admin.rpush(`${bucket.base}f:${id}`, Buffer.from([0, 1, 2]));
+    await admin.zadd(bucket.due, T0 + 10_000, id);
+    await admin.hset(bucket.counts, 'traces', 1, 'spans', 1);
+    return [`${bucket.base}m:${id}`, `${bucket.base}f:${id}`, bucket.due, bucket.counts];
+  }
+
+  it('refuses to start on traces buffered in the former layout, touching nothing, and starts once they are drained', async () => {
+    const prefix = redis.prefix();
+    const admin = await redis.admin();
+    const former = await bufferTraceInFormerLayout(prefix, traceId(1));
+
+    const err = await redis.make(roomy).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TailsiftError);
+    expect((err as TailsiftError).code).toBe('BUFFER_FORMAT_MISMATCH');
+    expect((err as TailsiftError).retriable).toBe(false);
+    expect((err as Error).message).toContain(`prefix "${prefix}" holds 1 undecided traces`);
+    expect((err as Error).message).toMatch(/run it until its buffer is empty.*new buffer\.prefix/);
+    expect(await admin.exists(...former)).toBe(former.length);
+    expect(await admin.exists(`${prefix}:format`)).toBe(0);
+
+    // The earlier version decided the trace: its keys are gone, and this version takes over.
+    await admin.del(...former);
+    const b = await redis.make(roomy);
+    expect(await admin.get(`${prefix}:format`)).toBe('2');
+    await b.append([fragment(traceId(1))], T0);
+    expect(await b.pending()).toEqual({ traces: 1, spans: 1 });
+  });
+
+  it('starts on a prefix it marked, with traces buffered', async () => {
+    const a = await redis.make(roomy);
+    await a.append([fragment(traceId(1)), fragment(traceId(2), 2)], T0);
+    const b = await redis.make(roomy);
+    expect(await b.pending()).toEqual({ traces: 2, spans: 3 });
+    expect((await b.claimDue(T0 + 10_000, 10)).map((d) => d.traceId).sort()).toEqual([traceId(1), traceId(2)]);
+  });
+
+  it('refuses a prefix marked with another format, even when empty', async () => {
+    const prefix = redis.prefix();
+    await (await redis.admin()).set(`${prefix}:format`, '3');
+    const err = await redis.make(roomy).catch((e: unknown) => e);
+    expect((err as TailsiftError).code).toBe('BUFFER_FORMAT_MISMATCH');
+    expect((err as Error).message).toContain(`prefix "${prefix}" are in buffer format "3", this version reads format 2`);
   });
 });
 
@@ -334,8 +430,11 @@ describe('redis buffer: on a Redis Cluster node', () => {
       try {
         const keys = await keysUnder(admin, 'cluster');
         const slotOf = async (key: string): Promise<number> => Number(await admin.call('CLUSTER', 'KEYSLOT', key));
-        for (const key of keys.filter((k) => /:[mfd]:[0-9a-f]{32}$/.test(k))) {
-          const base = key.replace(/[mfd]:[0-9a-f]{32}$/, '');
+        // The released trace's key, and the decisions hashes, each beside its bucket's indexes.
+        const traceKeys = keys.filter((k) => /:t:[0-9a-f]{32}$/.test(k));
+        expect(traceKeys).toHaveLength(1);
+        for (const key of [...traceKeys, ...keys.filter((k) => /\}:d$/.test(k))]) {
+          const base = key.replace(/(t:[0-9a-f]{32}|d)$/, '');
           expect(await slotOf(key), key).toBe(await slotOf(`${base}due`));
         }
       } finally {

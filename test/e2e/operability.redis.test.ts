@@ -56,7 +56,7 @@ async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
 async function pendingTracesIn(redisUrl: string, prefix: string): Promise<number> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   try {
-    const keys = await redis.keys(`${prefix}:{*}:m:*`);
+    const keys = await redis.keys(`${prefix}:{*}:t:*`);
     return keys.length;
   } finally {
     redis.disconnect();

@@ -17,6 +17,8 @@ export const BUFFER_UNAVAILABLE = 'BUFFER_UNAVAILABLE';
 export const BUFFER_LEASE_LOST = 'BUFFER_LEASE_LOST';
 /** A script failed or answered what it never answers: a bug or a key written by something else. */
 export const BUFFER_SCRIPT_FAILED = 'BUFFER_SCRIPT_FAILED';
+/** The keys under the prefix are in a layout this version cannot read (written by another version). */
+export const BUFFER_FORMAT_MISMATCH = 'BUFFER_FORMAT_MISMATCH';
 
 /** The user-facing error for a script's negative return code. */
 export function scriptError(code: number, operation: string, traceId: string): RedisBufferError {

@@ -9,11 +9,14 @@
  *
  * Per bucket:            `<base>due` ZSET trace -> decide-at ms, `<base>claims` ZSET trace ->
  *                        lease expiry ms (Redis server time), `<base>n` HASH {traces, spans}
- * Per trace:             `<base>m:<id>` HASH meta, `<base>f:<id>` LIST of stored fragments
+ * Per trace:             `<base>t:<id>` LIST: the trace's meta, then its stored fragments
+ *                        (scripts/trace-meta.lua); one key per trace, not a meta HASH beside
+ *                        the list, for the key's overhead
  * Per bucket, decided:   `<base>d` HASH trace id -> decision (expires a TTL after its last write;
  *                        older entries are forgotten in the order kept under `{decisions}`)
  * Shared:                `<prefix>:e:<digest>` envelope bytes (TTL), `<prefix>:{decisions}:kept-order`
- *                        and `:dropped-order` LISTs of decided trace ids (the decision cache's order)
+ *                        and `:dropped-order` LISTs of decided trace ids (the decision cache's order),
+ *                        `<prefix>:format` the layout's version (see BUFFER_FORMAT)
  *
  * Scripts derive the per-trace keys from KEYS[1] (`<base>due`) by the same rule, so this file
  * and the scripts' headers must change together.
@@ -21,6 +24,13 @@
 
 /** Hash slots in a Redis Cluster; more buckets than this could not spread any further. */
 export const MAX_BUCKETS = 16384;
+
+/**
+ * The version of this layout, kept under `<prefix>:format`. Version 1, before the marker
+ * existed, kept a trace's meta in a HASH `<base>m:<id>` beside its fragments `<base>f:<id>`:
+ * these scripts would not see such traces, so a buffer holding them is refused at connect.
+ */
+export const BUFFER_FORMAT = '2';
 
 export interface BucketKeys {
   readonly index: number;
@@ -35,6 +45,8 @@ export class RedisKeys {
   readonly buckets: readonly BucketKeys[];
   readonly keptDecisions: string;
   readonly droppedDecisions: string;
+  /** STRING: the layout version the keys under the prefix are in (BUFFER_FORMAT). */
+  readonly format: string;
 
   constructor(
     readonly prefix: string,
@@ -49,14 +61,16 @@ export class RedisKeys {
     this.buckets = buckets;
     this.keptDecisions = `${prefix}:{decisions}:kept-order`;
     this.droppedDecisions = `${prefix}:{decisions}:dropped-order`;
+    this.format = `${prefix}:format`;
   }
 
   bucketOf(traceId: string): BucketKeys {
     return this.buckets[fnv1a32(traceId) % this.buckets.length];
   }
 
-  meta(bucket: BucketKeys, traceId: string): string {
-    return `${bucket.base}m:${traceId}`;
+  /** A pending trace's LIST: its meta, then its stored fragments. */
+  trace(bucket: BucketKeys, traceId: string): string {
+    return `${bucket.base}t:${traceId}`;
   }
 
   /** The bucket's decisions HASH: trace id -> recorded decision. */

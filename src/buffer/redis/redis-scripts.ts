@@ -8,6 +8,10 @@ import type { ChainableCommander, Redis } from 'ioredis';
  * The buffer's Lua scripts, one state change each, in `scripts/<verb>-<numKeys>.lua` with a
  * header listing KEYS, ARGV and return codes. They are registered once per connection with
  * `defineCommand` (EVALSHA, falling back to EVAL when the server lacks the script).
+ *
+ * Code several scripts share (how a trace's meta is read and written) is in `scripts/<name>.lua`
+ * without a key count, and a script takes it in with a line `-- include <name>.lua`: Redis
+ * runs each script on its own, so the text is inserted before the script is registered.
  */
 export const SCRIPT_VERBS = ['append', 'claim', 'complete', 'release', 'requeue-expired', 'note-decision'] as const;
 export type ScriptVerb = (typeof SCRIPT_VERBS)[number];
@@ -21,6 +25,7 @@ export interface BufferScript {
 export type ScriptArg = string | number | Buffer;
 
 const SCRIPT_FILE = /^([a-z]+(?:-[a-z]+)*)-(\d+)\.lua$/;
+const INCLUDE_LINE = /^-- include ([a-z]+(?:-[a-z]+)*\.lua)$/gm;
 
 let loaded: Promise<ReadonlyMap<ScriptVerb, BufferScript>> | undefined;
 
@@ -76,11 +81,23 @@ async function readScripts(): Promise<ReadonlyMap<ScriptVerb, BufferScript>> {
     const verb = match[1] as ScriptVerb;
     if (!SCRIPT_VERBS.includes(verb)) throw new Error(`${join(dir, file)}: no script is called ${verb}`);
     if (scripts.has(verb)) throw new Error(`${dir}: two scripts for ${verb}`);
-    scripts.set(verb, { verb, numberOfKeys: Number(match[2]), lua: await readFile(join(dir, file), 'utf8') });
+    const lua = await withIncludes(dir, file, await readFile(join(dir, file), 'utf8'));
+    scripts.set(verb, { verb, numberOfKeys: Number(match[2]), lua });
   }
   const absent = SCRIPT_VERBS.filter((v) => !scripts.has(v));
   if (absent.length > 0) throw new Error(`${dir}: no script for ${absent.join(', ')}`);
   return scripts;
+}
+
+/** The script with each `-- include <name>.lua` line replaced by that file of `dir`. */
+async function withIncludes(dir: string, file: string, lua: string): Promise<string> {
+  const names = [...new Set([...lua.matchAll(INCLUDE_LINE)].map((m) => m[1]))];
+  const included = new Map<string, string>();
+  for (const name of names) {
+    if (SCRIPT_FILE.test(name)) throw new Error(`${join(dir, file)}: includes ${name}, a script of its own`);
+    included.set(name, await readFile(join(dir, name), 'utf8'));
+  }
+  return lua.replace(INCLUDE_LINE, (_line, name: string) => included.get(name) as string);
 }
 
 /**

@@ -19,8 +19,8 @@ import { BucketCounts } from './bucket-counts.js';
 import { decodeDecision, encodeDecision } from './decision-codec.js';
 import { EnvelopeCache } from './envelope-cache.js';
 import { compactFragment, rawRecord, rebuildFragment, referencedDigests, type Envelope } from './fragment-envelopes.js';
-import { RedisBufferError, redisFailure, scriptError, ScriptCode } from './redis-buffer-errors.js';
-import { MAX_BUCKETS, RedisKeys, type BucketKeys } from './redis-keys.js';
+import { BUFFER_FORMAT_MISMATCH, RedisBufferError, redisFailure, scriptError, ScriptCode } from './redis-buffer-errors.js';
+import { BUFFER_FORMAT, MAX_BUCKETS, RedisKeys, type BucketKeys } from './redis-keys.js';
 import {
   defineBufferScripts,
   loadBufferScripts,
@@ -163,9 +163,11 @@ export class RedisTraceBuffer implements TraceBuffer {
   }
 
   /**
-   * Connects (or takes `options.redis`), registers the scripts and reads the buffer's counts.
-   * Rejects with a retriable `BUFFER_UNAVAILABLE` error when Redis cannot be reached, and with
-   * a ConfigError for invalid options.
+   * Connects (or takes `options.redis`), registers the scripts, reads the buffer's counts and
+   * checks that the keys under the prefix are in this version's layout (marking a new buffer).
+   * Rejects with a retriable `BUFFER_UNAVAILABLE` error when Redis cannot be reached, with
+   * `BUFFER_FORMAT_MISMATCH` when an earlier version's traces are still buffered under the
+   * prefix, and with a ConfigError for invalid options.
    */
   static async connect(options: RedisTraceBufferOptions): Promise<RedisTraceBuffer> {
     const problems = checkOptions(options);
@@ -198,6 +200,7 @@ export class RedisTraceBuffer implements TraceBuffer {
     }
     try {
       await buffer.readAllCounts();
+      await buffer.checkFormat();
     } catch (err) {
       if (owned) redis.disconnect();
       throw err;
@@ -283,7 +286,7 @@ export class RedisTraceBuffer implements TraceBuffer {
     const pipeline = this.redis.pipeline();
     for (const id of ids) {
       const bucket = this.keys.bucketOf(id);
-      pipeline.exists(this.keys.meta(bucket, id));
+      pipeline.exists(this.keys.trace(bucket, id));
       pipeline.hexists(this.keys.decisions(bucket), id);
     }
     for (const bucket of this.keys.buckets) {
@@ -567,6 +570,38 @@ export class RedisTraceBuffer implements TraceBuffer {
       this.counts.set(bucket.index, Number(traces ?? 0), Number(spans ?? 0));
     }
     this.counts.readAll(performance.now());
+  }
+
+  /**
+   * Refuses keys of another layout and marks the prefix with this one. Before the marker
+   * existed a trace's meta was a HASH beside its fragments; the scripts would not see such
+   * traces, so they would never be decided: a buffer without the marker must be empty (its
+   * counts, just read, say whether it is). Needs the counts read first.
+   */
+  private async checkFormat(): Promise<void> {
+    const prefix = JSON.stringify(this.keys.prefix);
+    const drain = 'let the tailsift version that wrote them decide them (stop sending it spans and run it until its buffer is empty), or give this version a new buffer.prefix';
+    let format = (await this.exec(this.redis.pipeline().get(this.keys.format), 'connect'))[0] as string | null;
+    if (format === null) {
+      const pending = this.counts.pendingTraces;
+      if (pending > 0) {
+        throw new RedisBufferError(
+          BUFFER_FORMAT_MISMATCH,
+          `Redis trace buffer: prefix ${prefix} holds ${pending} undecided traces in the key layout of an earlier ` +
+            `tailsift version (a meta hash beside each trace's fragments), which this version cannot read; ${drain}`,
+        );
+      }
+      // Whichever instance starts first writes it; the others read what it wrote.
+      const mark = this.redis.pipeline().set(this.keys.format, BUFFER_FORMAT, 'NX').get(this.keys.format);
+      format = (await this.exec(mark, 'connect'))[1] as string | null;
+    }
+    if (format !== BUFFER_FORMAT) {
+      throw new RedisBufferError(
+        BUFFER_FORMAT_MISMATCH,
+        `Redis trace buffer: the keys under prefix ${prefix} are in buffer format ${JSON.stringify(format)}, this ` +
+          `version reads format ${BUFFER_FORMAT}; ${drain}`,
+      );
+    }
   }
 
   private refreshCountsInBackground(): void {

@@ -3,9 +3,9 @@
   reports a fragment late when its trace was decided and is not pending.
 
   KEYS[1]  <base>due     due ZSET (trace id -> decide-at ms). <base> is KEYS[1] without its
-                         "due"; a trace's keys are <base>m:<id> (meta HASH: first, due, spans,
-                         bytes, taken, token), <base>f:<id> (fragments LIST); <base>d is the
-                         bucket's decisions HASH (trace id -> decision)
+                         "due"; a pending trace is one key, <base>t:<id>, a LIST of its meta
+                         then its stored fragments (trace-meta.lua); <base>d is the bucket's
+                         decisions HASH (trace id -> decision)
   KEYS[2]  <base>n       counts HASH {traces, spans}: the bucket's undecided traces and spans
 
   ARGV[1]  now, ms (the caller's clock)
@@ -24,6 +24,7 @@
   Times stay the strings the caller sent (replay times have fractions of a millisecond that a
   Lua number printed back would round) and are compared as numbers.
 ]]
+-- include trace-meta.lua
 local dueKey = KEYS[1]
 local countsKey = KEYS[2]
 local base = string.sub(dueKey, 1, -4)
@@ -33,63 +34,90 @@ local rootDue = ARGV[3]
 local maxSpans = tonumber(ARGV[4])
 local maxBytes = tonumber(ARGV[5])
 
+-- A trace's meta is read once and written once per call, however many of the call's
+-- fragments are its: { meta, created, dueBefore, records } for a pending trace, { decision }
+-- for a decided one.
+local traces = {}
+local order = {}
 local late = {}
 local addedTraces = 0
 local addedSpans = 0
 for i = 6, #ARGV, 5 do
   local id = ARGV[i]
-  local spans = tonumber(ARGV[i + 1])
-  local metaKey = base .. 'm:' .. id
-  local meta = redis.call('HMGET', metaKey, 'due', 'token')
-  local due = meta[1]
-  local claimed = meta[2]
-  local decision = false
-  if not due then
-    decision = redis.call('HGET', base .. 'd', id)
-    if not decision then
-      due = firstDue
-      redis.call('HSET', metaKey, 'first', now, 'due', due, 'spans', 0)
-      redis.call('ZADD', dueKey, due, id)
-      addedTraces = addedTraces + 1
+  local t = traces[id]
+  if not t then
+    local meta = readMeta(traceKey(base, id))
+    if meta then
+      t = { meta = meta, dueBefore = meta.due, records = {} }
+    else
+      local decision = redis.call('HGET', base .. 'd', id)
+      if decision then
+        t = { decision = decision }
+      else
+        t = { meta = { first = now, due = firstDue, spans = 0, bytes = 0 }, created = true, records = {} }
+        addedTraces = addedTraces + 1
+      end
+    end
+    traces[id] = t
+    order[#order + 1] = id
+  end
+  if t.decision then
+    late[#late + 1] = (i - 6) / 5
+    late[#late + 1] = t.decision
+  else
+    local m = t.meta
+    local spans = tonumber(ARGV[i + 1])
+    t.records[#t.records + 1] = ARGV[i + 3]
+    m.spans = m.spans + spans
+    m.bytes = m.bytes + tonumber(ARGV[i + 4])
+    addedSpans = addedSpans + spans
+    if ARGV[i + 2] == '1' and rootDue ~= '' and tonumber(rootDue) < tonumber(m.due) then
+      m.due = rootDue
+    end
+    if (m.spans >= maxSpans or (maxBytes and m.bytes > maxBytes)) and tonumber(now) < tonumber(m.due) then
+      m.due = now
     end
   end
-  if decision then
-    late[#late + 1] = (i - 6) / 5
-    late[#late + 1] = decision
-  else
-    redis.call('RPUSH', base .. 'f:' .. id, ARGV[i + 3])
-    local total = redis.call('HINCRBY', metaKey, 'spans', spans)
-    local bytes = redis.call('HINCRBY', metaKey, 'bytes', tonumber(ARGV[i + 4]))
-    addedSpans = addedSpans + spans
-    local newDue = due
-    if ARGV[i + 2] == '1' and rootDue ~= '' and tonumber(rootDue) < tonumber(newDue) then
-      newDue = rootDue
-    end
-    if (total >= maxSpans or (maxBytes and bytes > maxBytes)) and tonumber(now) < tonumber(newDue) then
-      newDue = now
-    end
-    if newDue ~= due then
-      redis.call('HSET', metaKey, 'due', newDue)
+end
+
+-- RPUSH in chunks: unpack() of a long list would overflow Lua's C stack.
+local function pushAll(key, records)
+  for from = 1, #records, 1000 do
+    redis.call('RPUSH', key, unpack(records, from, math.min(from + 999, #records)))
+  end
+end
+
+for _, id in ipairs(order) do
+  local t = traces[id]
+  if t.meta then
+    local key = traceKey(base, id)
+    if t.created then
+      table.insert(t.records, 1, encodeMeta(t.meta))
+      pushAll(key, t.records)
+      redis.call('ZADD', dueKey, t.meta.due, id)
+    else
+      pushAll(key, t.records)
+      redis.call('LSET', key, 0, encodeMeta(t.meta))
       -- A claimed trace stays out of the due index: release puts it back at its retry time.
-      if not claimed then
-        redis.call('ZADD', dueKey, newDue, id)
+      if t.meta.due ~= t.dueBefore and not t.meta.token then
+        redis.call('ZADD', dueKey, t.meta.due, id)
       end
     end
   end
 end
 
-local traces, spansNow
+local tracesNow, spansNow
 if addedTraces > 0 or addedSpans > 0 then
-  traces = redis.call('HINCRBY', countsKey, 'traces', addedTraces)
+  tracesNow = redis.call('HINCRBY', countsKey, 'traces', addedTraces)
   spansNow = redis.call('HINCRBY', countsKey, 'spans', addedSpans)
 else
   -- Nothing buffered (all late): read without creating the counts key.
   local counts = redis.call('HMGET', countsKey, 'traces', 'spans')
-  traces = tonumber(counts[1]) or 0
+  tracesNow = tonumber(counts[1]) or 0
   spansNow = tonumber(counts[2]) or 0
 end
 
-local out = { traces, spansNow }
+local out = { tracesNow, spansNow }
 for j = 1, #late do
   out[#out + 1] = late[j]
 end

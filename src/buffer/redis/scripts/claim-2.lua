@@ -16,6 +16,7 @@
   Leases run on the server's clock: instances' clocks differ, and the caller's clock is event
   time during replay.
 ]]
+-- include trace-meta.lua
 local dueKey = KEYS[1]
 local claimsKey = KEYS[2]
 local base = string.sub(dueKey, 1, -4)
@@ -29,14 +30,17 @@ for i = 4, #ARGV do
   local id = ARGV[i]
   local score = redis.call('ZSCORE', dueKey, id)
   if score and tonumber(score) <= now then
-    local metaKey = base .. 'm:' .. id
-    local meta = redis.call('HMGET', metaKey, 'first', 'due', 'spans')
+    local key = traceKey(base, id)
+    -- Meta and fragments in one read: the meta is element 0.
+    local fragments = redis.call('LRANGE', key, 0, -1)
     redis.call('ZREM', dueKey, id)
-    if meta[3] then
-      local fragments = redis.call('LRANGE', base .. 'f:' .. id, 0, -1)
+    if #fragments > 0 then
+      local meta = decodeMeta(table.remove(fragments, 1))
       redis.call('ZADD', claimsKey, leaseUntil, id)
-      redis.call('HSET', metaKey, 'token', token, 'taken', #fragments)
-      out[#out + 1] = { id, meta[1], meta[2], tonumber(meta[3]), fragments }
+      meta.token = token
+      meta.taken = #fragments
+      redis.call('LSET', key, 0, encodeMeta(meta))
+      out[#out + 1] = { id, meta.first, meta.due, meta.spans, fragments }
     end
   end
 end

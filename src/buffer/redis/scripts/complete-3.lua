@@ -18,24 +18,25 @@
            and it went back to the due index; nothing changed;
            { -2 } the trace is not pending (decided already, by whoever retook it); nothing changed.
 ]]
+-- include trace-meta.lua
 local dueKey = KEYS[1]
 local claimsKey = KEYS[2]
 local countsKey = KEYS[3]
 local base = string.sub(dueKey, 1, -4)
 local id = ARGV[1]
-local metaKey = base .. 'm:' .. id
-local listKey = base .. 'f:' .. id
+local key = traceKey(base, id)
 
-local meta = redis.call('HMGET', metaKey, 'token', 'taken', 'spans')
-if not meta[3] then
+local meta = readMeta(key)
+if not meta then
   return { -2 }
 end
-if meta[1] ~= ARGV[2] then
+if meta.token ~= ARGV[2] then
   return { -1 }
 end
 
-local late = redis.call('LRANGE', listKey, tonumber(meta[2]), -1)
-redis.call('DEL', metaKey, listKey)
+-- Element 0 is the meta, 1 to taken were handed out by the claim.
+local late = redis.call('LRANGE', key, meta.taken + 1, -1)
+redis.call('DEL', key)
 redis.call('ZREM', claimsKey, id)
 redis.call('ZREM', dueKey, id)
 local ttl = tonumber(ARGV[4])
@@ -48,7 +49,7 @@ if ttl > 0 then
 end
 
 local traces = redis.call('HINCRBY', countsKey, 'traces', -1)
-local spans = redis.call('HINCRBY', countsKey, 'spans', -tonumber(meta[3]))
+local spans = redis.call('HINCRBY', countsKey, 'spans', -meta.spans)
 if traces <= 0 then
   -- An empty bucket leaves no key behind.
   redis.call('DEL', countsKey)

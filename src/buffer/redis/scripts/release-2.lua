@@ -12,21 +12,24 @@
   Returns  1 released; -1 lease lost (claimed under another token, or expired and requeued);
            -2 the trace is not pending. On -1 and -2 nothing changed.
 ]]
+-- include trace-meta.lua
 local dueKey = KEYS[1]
 local claimsKey = KEYS[2]
 local base = string.sub(dueKey, 1, -4)
 local id = ARGV[1]
-local metaKey = base .. 'm:' .. id
+local key = traceKey(base, id)
 
-local meta = redis.call('HMGET', metaKey, 'token', 'spans')
-if not meta[2] then
+local meta = readMeta(key)
+if not meta then
   return -2
 end
-if meta[1] ~= ARGV[2] then
+if meta.token ~= ARGV[2] then
   return -1
 end
-redis.call('HDEL', metaKey, 'token', 'taken')
-redis.call('HSET', metaKey, 'due', ARGV[3])
+meta.token = nil
+meta.taken = nil
+meta.due = ARGV[3]
+redis.call('LSET', key, 0, encodeMeta(meta))
 redis.call('ZREM', claimsKey, id)
 redis.call('ZADD', dueKey, ARGV[3], id)
 return 1

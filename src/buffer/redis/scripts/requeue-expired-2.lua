@@ -10,6 +10,7 @@
 
   Returns  the number of traces requeued.
 ]]
+-- include trace-meta.lua
 local dueKey = KEYS[1]
 local claimsKey = KEYS[2]
 local base = string.sub(dueKey, 1, -4)
@@ -18,12 +19,14 @@ local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
 local expired = redis.call('ZRANGEBYSCORE', claimsKey, '-inf', nowMs, 'LIMIT', 0, tonumber(ARGV[1]))
 for _, id in ipairs(expired) do
-  local metaKey = base .. 'm:' .. id
-  local due = redis.call('HGET', metaKey, 'due')
+  local key = traceKey(base, id)
+  local meta = readMeta(key)
   redis.call('ZREM', claimsKey, id)
-  if due then
-    redis.call('HDEL', metaKey, 'token', 'taken')
-    redis.call('ZADD', dueKey, due, id)
+  if meta then
+    meta.token = nil
+    meta.taken = nil
+    redis.call('LSET', key, 0, encodeMeta(meta))
+    redis.call('ZADD', dueKey, meta.due, id)
   end
 end
 return #expired
