@@ -294,7 +294,8 @@ export class Engine {
       if (values === 0) return;
       this.stats.attributeValuesTruncated += values;
       out ??= fragments.slice();
-      out[i] = { ...f, bytes };
+      // The cut bytes replace the request's: neither the spans read from it nor its layout apply.
+      out[i] = { traceId: f.traceId, spanCount: f.spanCount, hasRoot: f.hasRoot, bytes, byteLength: bytes.length };
     });
     return out ?? fragments;
   }

@@ -1,4 +1,4 @@
-import type { TraceFragment } from '../otlp/types.js';
+import type { StoredFragment, TraceFragment } from '../otlp/types.js';
 
 /**
  * Where spans wait, grouped by trace, until their trace is due for a decision.
@@ -84,8 +84,12 @@ export interface CompletedTrace {
 
 export interface DueTrace {
   readonly traceId: string;
-  /** The buffered fragments' bytes, in arrival order; their concatenation is an ExportTraceServiceRequest. */
-  readonly fragments: readonly Uint8Array[];
+  /**
+   * The buffered fragments, in arrival order; their bytes concatenated are an
+   * ExportTraceServiceRequest. The memory buffer hands back the fragments it was given (with
+   * the spans read at intake, bytes written on first use); Redis hands back bytes.
+   */
+  readonly fragments: readonly StoredFragment[];
   readonly spanCount: number;
   readonly firstSeenMs: number;
   /** When the trace became due; the decision delay is measured from here. */

@@ -5,7 +5,7 @@ import type { KeptBatch, KeptTrace, TraceSink } from '../forward/sink.js';
 import type { Logger } from '../telemetry/logger.js';
 import { EngineStats } from '../telemetry/engine-stats.js';
 import { decodeProtobufSpans } from '../otlp/decode-protobuf.js';
-import type { SpanView } from '../otlp/types.js';
+import type { SpanView, StoredFragment } from '../otlp/types.js';
 import { concatRequests } from '../otlp/concat.js';
 import { annotateSpans, type SpanAttribute } from '../otlp/annotate-spans.js';
 import { decisionAttributes } from '../policies/decision-attributes.js';
@@ -59,7 +59,7 @@ interface Decided {
   /** The spans the policies saw (empty when not evaluated). */
   readonly views: readonly SpanView[];
   /** The trace's fragments without byte-identical repeats, and their span count. */
-  readonly fragments: readonly Uint8Array[];
+  readonly fragments: readonly StoredFragment[];
   readonly spans: number;
   readonly decision: TraceDecision;
 }
@@ -80,6 +80,8 @@ export class DecisionLoop {
   private running: Promise<void> | undefined;
   private stopped = true;
   private dropAll = false;
+  /** False without sinks (a replay without --out): kept spans are counted, never annotated or joined. */
+  private readonly forwarding: boolean;
 
   /** The policy recorded for traces dropped unevaluated by `drain({ drop: true })`. */
   static readonly DROPPED_ON_SHUTDOWN = '(dropped on shutdown)';
@@ -88,6 +90,7 @@ export class DecisionLoop {
     this.batchSize = o.batchSize ?? 500;
     this.intervalMs = o.intervalMs ?? 100;
     this.retryDelayMs = o.retryDelayMs ?? 5_000;
+    this.forwarding = o.sinks.length > 0;
   }
 
   start(): void {
@@ -165,7 +168,9 @@ export class DecisionLoop {
     for (const l of late) {
       if (l.decision.keep) {
         const traceId = l.fragment.traceId;
-        this.lateKept.push({ traceId, bytes: annotateSpans(l.fragment.bytes, this.keptReasons(traceId, l.decision)), spans: l.fragment.spanCount });
+        if (this.forwarding) {
+          this.lateKept.push({ traceId, bytes: annotateSpans(l.fragment.bytes, this.keptReasons(traceId, l.decision)), spans: l.fragment.spanCount });
+        }
         this.o.stats.lateSpansKept += l.fragment.spanCount;
       } else {
         this.o.stats.lateSpansDropped += l.fragment.spanCount;
@@ -181,7 +186,7 @@ export class DecisionLoop {
     for (const d of due) {
       const { fragments, duplicates } = distinctFragments(d.fragments);
       let spans = d.spanCount;
-      for (const dup of duplicates) spans -= countSpans(dup);
+      for (const dup of duplicates) spans -= dup.spans?.length ?? countSpans(dup.bytes);
       stats.duplicateSpans += d.spanCount - spans;
       if (this.o.limits !== undefined) this.countLimits(d.spanCount, fragments);
       const { decision, views } = this.dropAll
@@ -193,11 +198,15 @@ export class DecisionLoop {
 
     await this.finish(dropped, nowMs);
     if (kept.length === 0) return due.length;
+    if (!this.forwarding) {
+      await this.finish(kept, nowMs);
+      return due.length;
+    }
 
     const traces: KeptTrace[] = [];
     for (const k of kept) {
       const reasons = this.keptReasons(k.due.traceId, k.decision);
-      traces.push({ traceId: k.due.traceId, fragments: k.fragments.map((f) => annotateSpans(f, reasons)), spanCount: k.spans });
+      traces.push({ traceId: k.due.traceId, fragments: k.fragments.map((f) => annotateSpans(f.bytes, reasons)), spanCount: k.spans });
     }
     const late = this.lateKept;
     this.lateKept = [];
@@ -216,14 +225,20 @@ export class DecisionLoop {
   private evaluate(
     policies: PolicySet,
     traceId: string,
-    fragments: readonly Uint8Array[],
+    fragments: readonly StoredFragment[],
     nowMs: number,
   ): { decision: TraceDecision; views: readonly SpanView[] } {
-    // The fragments are forwarded as they are, so only the span views are needed here; each
-    // is read where it lies, without joining them first.
+    // The fragments are forwarded as they are, so only the span views are needed here: those
+    // read at intake when the buffer kept them, else each fragment read where it lies.
     const views: SpanView[] = [];
+    let byteSize = 0;
     for (const fragment of fragments) {
-      const decoded = decodeProtobufSpans(fragment);
+      byteSize += fragment.byteLength;
+      if (fragment.spans !== undefined) {
+        for (const span of fragment.spans) views.push(span);
+        continue;
+      }
+      const decoded = decodeProtobufSpans(fragment.bytes);
       if (!decoded.ok) {
         // Fragments were decoded once at intake, so this means the buffer handed back bytes it
         // was not given. Dropping is the only safe outcome; it is counted and logged.
@@ -232,8 +247,6 @@ export class DecisionLoop {
       }
       for (const span of decoded.value.spans) views.push(span);
     }
-    let byteSize = 0;
-    for (const f of fragments) byteSize += f.length;
     const observe = this.o.onPolicyEvaluation;
     if (observe === undefined) return { decision: policies.decide({ traceId, spans: views, byteSize }, { nowMs }), views };
     const started = performance.now();
@@ -250,13 +263,13 @@ export class DecisionLoop {
   }
 
   /** Counts a trace the buffer made due early because it reached a per-trace limit. */
-  private countLimits(spanCount: number, fragments: readonly Uint8Array[]): void {
+  private countLimits(spanCount: number, fragments: readonly StoredFragment[]): void {
     const { maxSpansPerTrace, maxTraceBytes } = this.o.limits ?? {};
     const { stats } = this.o;
     if (maxSpansPerTrace !== undefined && spanCount >= maxSpansPerTrace) stats.count(stats.tracesOverLimit, 'max_spans_per_trace');
     if (maxTraceBytes === undefined) return;
     let bytes = 0;
-    for (const f of fragments) bytes += f.length;
+    for (const f of fragments) bytes += f.byteLength;
     if (bytes > maxTraceBytes) stats.count(stats.tracesOverLimit, 'maximum_trace_size_bytes');
   }
 
@@ -283,7 +296,7 @@ export class DecisionLoop {
     for (const bytes of late) {
       const spans = countSpans(bytes);
       if (x.decision.keep) {
-        this.lateKept.push({ traceId: x.due.traceId, bytes: annotateSpans(bytes, this.keptReasons(x.due.traceId, x.decision)), spans });
+        if (this.forwarding) this.lateKept.push({ traceId: x.due.traceId, bytes: annotateSpans(bytes, this.keptReasons(x.due.traceId, x.decision)), spans });
         stats.lateSpansKept += spans;
       } else {
         stats.lateSpansDropped += spans;

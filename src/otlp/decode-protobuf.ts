@@ -1,5 +1,5 @@
 import { OtlpDecodeError } from '../errors.js';
-import type { DecodeResult, DecodedRequest, TraceFragment } from './types.js';
+import type { DecodeResult, DecodedRequest, FragmentLayout, FragmentResource, SpanView, TraceFragment } from './types.js';
 import { ProtobufReader } from './protobuf-reader.js';
 import { hex16 } from './hex.js';
 import { decodeUtf8, decodeUtf8Cached } from './utf8.js';
@@ -36,7 +36,10 @@ interface TraceGroup {
   readonly traceId: string;
   /** Where the trace id's bytes are in the request, to compare ids without hex. */
   readonly traceAt: number;
-  readonly spans: ProtobufSpanView[];
+  /** [start, end) of each of its spans' payload in the request, in request order. */
+  readonly ranges: number[];
+  /** Each span's ScopeSpans, in the same order. */
+  readonly scopes: ScopeSpansFrame[];
   hasRoot: boolean;
 }
 
@@ -49,8 +52,8 @@ interface TraceGroup {
  * level. Never throws: malformed input gives `{ ok: false, error }` with the reason, where
  * it was found (e.g. `resource_spans[0].scope_spans[1].spans[3]`) and the byte offset.
  *
- * The returned span views point into `buf`, which must not be mutated afterwards. Fragments
- * are fresh copies and independent of `buf`.
+ * The returned span views and fragments point into `buf`, which must not be mutated
+ * afterwards; a fragment's bytes are written (copied out of `buf`) on first use.
  */
 export function decodeProtobufRequest(buf: Uint8Array, options: DecodeOptions = {}): DecodeResult {
   const decoder = new RequestDecoder(buf);
@@ -59,7 +62,7 @@ export function decodeProtobufRequest(buf: Uint8Array, options: DecodeOptions = 
     const maxBytes = (options.maxExpansion ?? DEFAULT_MAX_EXPANSION) * buf.length + EXPANSION_SLACK_BYTES;
     const value: DecodedRequest = {
       spans: decoder.spans,
-      fragments: writeFragments(decoder.groups, buf, maxBytes),
+      fragments: splitFragments(decoder.groups, buf, maxBytes),
       spanCount: decoder.spans.length,
     };
     return { ok: true, value };
@@ -92,20 +95,20 @@ class RequestDecoder {
   readonly spans: ProtobufSpanView[] = [];
   /** One per trace id in first-seen order. */
   readonly groups: TraceGroup[] = [];
-  private readonly groupById = new Map<string, TraceGroup>();
+  private groupById: Map<string, TraceGroup> | undefined = undefined;
   /**
    * The last group seen per 30-bit hash of the id bytes: a hit (checked byte by byte) skips
    * the hex conversion and the string-keyed lookup. A miss, collision or not, falls back to
    * `groupById`, so crafted colliding ids cost a string lookup each, never a long chain.
    */
-  private readonly groupByHash = new Map<number, TraceGroup>();
+  private groupByHash: Map<number, TraceGroup> | undefined = undefined;
   // Where decoding is, for error messages; -1 when outside that level.
   private resourceIndex = -1;
   private scopeIndex = -1;
   private spanIndex = -1;
   // Spans of one trace often come in a row: one 16-byte comparison finds their group.
   private prevGroup: TraceGroup | undefined;
-
+  private scopeCount = 0;
   constructor(buf: Uint8Array) {
     this.buf = buf;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -135,17 +138,19 @@ class RequestDecoder {
     const prev = this.prevGroup;
     if (prev !== undefined && sameId16(view, prev.traceAt, traceAt)) return prev;
     const hash = hashId16(view, traceAt);
-    let group = this.groupByHash.get(hash);
+    const byHash = (this.groupByHash ??= new Map());
+    let group = byHash.get(hash);
     if (group === undefined || !sameId16(view, group.traceAt, traceAt)) {
       if (isZeroId(view, traceAt, 16)) throw new OtlpDecodeError('Span.trace_id: all zero (an invalid trace id)', traceAt);
       const traceId = hex16(this.buf, traceAt);
-      group = this.groupById.get(traceId);
+      const byId = (this.groupById ??= new Map());
+      group = byId.get(traceId);
       if (group === undefined) {
-        group = { traceId, traceAt, spans: [], hasRoot: false };
-        this.groupById.set(traceId, group);
+        group = { traceId, traceAt, ranges: [], scopes: [], hasRoot: false };
+        byId.set(traceId, group);
         this.groups.push(group);
       }
-      this.groupByHash.set(hash, group);
+      byHash.set(hash, group);
     }
     this.prevGroup = group;
     return group;
@@ -195,7 +200,7 @@ class RequestDecoder {
 
   private scopeSpans(resource: ResourceSpansFrame): void {
     const r = this.r;
-    const frame = new ScopeSpansFrame(resource);
+    const frame = new ScopeSpansFrame(resource, this.scopeCount++);
     let spanIndex = 0;
     while (r.pos < r.end) {
       const fieldAt = r.pos;
@@ -383,7 +388,6 @@ class RequestDecoder {
       throw new OtlpDecodeError(`Span.parent_span_id: expected 0 or 8 bytes, got ${parentLen}`, parentAt);
     }
     if (isZeroId(this.view, spanAt, 8)) throw new OtlpDecodeError('Span.span_id: all zero (an invalid span id)', spanAt);
-
     const group = this.groupOf(traceAt);
     // An all-zero parent id is as good as none: the Collector's pdata treats it as empty.
     const isRoot = parentLen === 0 || isZeroId(this.view, parentAt, 8);
@@ -404,9 +408,141 @@ class RequestDecoder {
       flags,
     );
     this.spans.push(view);
-    group.spans.push(view);
+    group.ranges.push(start, end);
+    group.scopes.push(scope);
     if (isRoot) group.hasRoot = true;
   }
+}
+
+/**
+ * Views of spans whose bytes a decode checked before (a buffered fragment's), all of trace
+ * `traceId`: the fields a view holds are read, everything else is skipped by its length, and
+ * nothing is checked again. Much lighter than decoding the spans anew, which is what
+ * evaluation did when buffered fragments were copies.
+ */
+function readCheckedSpans(
+  buf: Uint8Array,
+  ranges: readonly number[],
+  scopes: readonly ScopeSpansFrame[],
+  traceId: string,
+): ProtobufSpanView[] {
+  const words = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const views: ProtobufSpanView[] = new Array(scopes.length);
+  for (let i = 0; i < scopes.length; i++) {
+    const start = ranges[2 * i];
+    const end = ranges[2 * i + 1];
+    let spanAt = start;
+    let parentAt = -1;
+    let nameAt = 0;
+    let nameEnd = 0;
+    let stateAt = 0;
+    let stateEnd = 0;
+    let kind = 0;
+    let startMs = 0;
+    let endMs = 0;
+    let statusCode = 0;
+    let flags = 0;
+    let pos = start;
+    while (pos < end) {
+      let t = buf[pos++];
+      if (t >= 0x80) {
+        t &= 0x7f;
+        let shift = 7;
+        let b: number;
+        do {
+          b = buf[pos++];
+          t += (b & 0x7f) * 2 ** shift;
+          shift += 7;
+        } while (b >= 0x80);
+      }
+      const wire = t & 7;
+      if (wire === 0) {
+        let v = 0;
+        let shift = 0;
+        let b: number;
+        do {
+          b = buf[pos++];
+          // The low 32 bits, as int32 and enum fields are read (`varint32() | 0`).
+          if (shift < 32) v |= (b & 0x7f) << shift;
+          shift += 7;
+        } while (b >= 0x80);
+        if (t === 0x30) kind = v;
+        continue;
+      }
+      if (wire === 1) {
+        if (t === 0x39 || t === 0x41) {
+          const lo = words.getUint32(pos, true);
+          const hi = words.getUint32(pos + 4, true);
+          const ms = hi * 4294.967296 + lo / 1e6;
+          if (t === 0x39) startMs = ms;
+          else endMs = ms;
+        }
+        pos += 8;
+        continue;
+      }
+      if (wire === 5) {
+        if (t === 0x85) flags = words.getUint32(pos, true);
+        pos += 4;
+        continue;
+      }
+      let len = buf[pos++];
+      if (len >= 0x80) {
+        len &= 0x7f;
+        let shift = 7;
+        let b: number;
+        do {
+          b = buf[pos++];
+          len += (b & 0x7f) * 2 ** shift;
+          shift += 7;
+        } while (b >= 0x80);
+      }
+      switch (t) {
+        case 0x12:
+          spanAt = pos;
+          break;
+        case 0x1a:
+          stateAt = pos;
+          stateEnd = pos + len;
+          break;
+        case 0x22:
+          parentAt = len === 8 && !isZeroId(words, pos, 8) ? pos : -1;
+          break;
+        case 0x2a:
+          nameAt = pos;
+          nameEnd = pos + len;
+          break;
+        case 0x7a:
+          statusCode = checkedStatusCode(buf, pos, pos + len, statusCode);
+          break;
+      }
+      pos += len;
+    }
+    views[i] = new ProtobufSpanView(
+      buf,
+      start,
+      end,
+      scopes[i],
+      traceId,
+      spanAt,
+      parentAt,
+      decodeUtf8Cached(buf, words, nameAt, nameEnd),
+      kind,
+      startMs,
+      endMs,
+      statusCode,
+      decodeUtf8(buf, stateAt, stateEnd),
+      flags,
+    );
+  }
+  return views;
+}
+
+/** Status.code of a checked Status message, or `code` when it does not set one. */
+function checkedStatusCode(buf: Uint8Array, pos: number, end: number, code: number): number {
+  const r = new ProtobufReader(buf);
+  r.pos = pos;
+  r.end = end;
+  return readStatusCode(r, code);
 }
 
 /** Status.code, or `code` unchanged when this Status message does not set it (merge semantics). */
@@ -458,16 +594,91 @@ function addRange(ranges: number[], start: number, end: number): number {
 }
 
 // Message sizes of the nested runs, computed in the sizing pass and consumed in the same
-// order by the writing pass; module-level so a decode allocates them once at most.
+// order by the writing pass; module-level so writing a fragment allocates them once at most.
 const scopeRunSizes: number[] = [];
 const resourceRunSizes: number[] = [];
 
+/**
+ * One fragment per trace group, referring to the request: sizes are computed (and their sum
+ * checked against `maxBytes`, so a request that would expand too far is refused at once), the
+ * bytes are written only when asked for.
+ */
+function splitFragments(groups: readonly TraceGroup[], buf: Uint8Array, maxBytes: number): TraceFragment[] {
+  const fragments: TraceFragment[] = new Array(groups.length);
+  let sum = 0;
+  for (let g = 0; g < groups.length; g++) {
+    const group = groups[g];
+    scopeRunSizes.length = 0;
+    resourceRunSizes.length = 0;
+    const size = sizeFragment(group.ranges, group.scopes);
+    sum += size;
+    fragments[g] = new SplitFragment(group, size, buf);
+  }
+  scopeRunSizes.length = 0;
+  resourceRunSizes.length = 0;
+  if (sum > maxBytes) {
+    throw new OtlpDecodeError(
+      `splitting the request by trace would take ${sum} bytes, more than the limit of ${maxBytes} for a ` +
+        `${buf.length}-byte request (a large resource or scope repeated for many traces)`,
+    );
+  }
+  return fragments;
+}
+
+/**
+ * A trace's spans of one request: where they lie, their bytes written and their views read
+ * again on first use. It holds no span views meanwhile: a buffered fragment lives for
+ * `decision_wait`, long enough for the garbage collector to copy and promote everything it
+ * holds, and a few numbers per span cost far less there than a view each.
+ */
+class SplitFragment implements TraceFragment {
+  readonly traceId: string;
+  readonly spanCount: number;
+  readonly hasRoot: boolean;
+  readonly byteLength: number;
+  private readonly ranges: readonly number[];
+  private readonly scopes: readonly ScopeSpansFrame[];
+  private readonly source: Uint8Array;
+  private written: Uint8Array | undefined;
+  private laidOut: FragmentLayout | undefined;
+  private views: readonly SpanView[] | undefined;
+
+  constructor(group: TraceGroup, byteLength: number, source: Uint8Array) {
+    this.traceId = group.traceId;
+    this.spanCount = group.scopes.length;
+    this.hasRoot = group.hasRoot;
+    this.byteLength = byteLength;
+    this.ranges = group.ranges;
+    this.scopes = group.scopes;
+    this.source = source;
+    this.written = undefined;
+    this.laidOut = undefined;
+    this.views = undefined;
+  }
+
+  get bytes(): Uint8Array {
+    if (this.written === undefined) this.written = writeFragment(this.ranges, this.scopes, this.source, this.byteLength);
+    return this.written;
+  }
+
+  get layout(): FragmentLayout {
+    if (this.laidOut === undefined) this.laidOut = layoutOf(this.ranges, this.scopes, this.source);
+    return this.laidOut;
+  }
+
+  /** The spans, read again from the request (checked when it was decoded, so not again). */
+  get spans(): readonly SpanView[] {
+    if (this.views === undefined) this.views = readCheckedSpans(this.source, this.ranges, this.scopes, this.traceId);
+    return this.views;
+  }
+}
+
 /*
  * Fragments are carved out of shared slabs, as Node's Buffer pool does for small buffers:
- * an allocation per request of its own (hundreds of KiB) cost fresh pages and full garbage
- * collections for the external memory, slower than the copying it saved. A slab is freed
- * when the last fragment in it is; fragments of one slab arrived together and usually leave
- * the buffer together, within `decision_wait` of each other.
+ * an allocation of their own each cost fresh pages and full garbage collections for the
+ * external memory, slower than the copying it saved. A slab is freed when the last fragment
+ * in it is; fragments written together are usually of traces decided together, which leave
+ * together.
  */
 const FRAGMENT_SLAB_BYTES = 1024 * 1024;
 let fragmentSlab = new Uint8Array(0);
@@ -487,102 +698,142 @@ function fragmentSpace(size: number): Uint8Array {
 }
 
 /**
- * Re-wraps each trace's spans into a run of ExportTraceServiceRequest.resource_spans fields.
+ * Re-wraps one trace's spans into a run of ExportTraceServiceRequest.resource_spans fields.
  * A span's bytes and its ResourceSpans/ScopeSpans' other fields are copied verbatim; only the
- * tags and lengths around them are written anew. All sizes are computed first (and checked
- * against `maxBytes`), then every fragment is written, back to back, into one slab space for
- * the whole request, not an allocation per trace.
+ * tags and lengths around them are written anew.
  */
-function writeFragments(groups: readonly TraceGroup[], buf: Uint8Array, maxBytes: number): TraceFragment[] {
+function writeFragment(ranges: readonly number[], scopes: readonly ScopeSpansFrame[], buf: Uint8Array, size: number): Uint8Array {
   scopeRunSizes.length = 0;
   resourceRunSizes.length = 0;
-  const totals: number[] = new Array(groups.length);
-  let sum = 0;
-  for (let g = 0; g < groups.length; g++) {
-    const total = sizeFragment(groups[g].spans);
-    totals[g] = total;
-    sum += total;
-  }
-  if (sum > maxBytes) {
-    throw new OtlpDecodeError(
-      `splitting the request by trace would take ${sum} bytes, more than the limit of ${maxBytes} for a ` +
-        `${buf.length}-byte request (a large resource or scope repeated for many traces)`,
-    );
-  }
-
-  const out = fragmentSpace(sum);
-  const fragments: TraceFragment[] = new Array(groups.length);
-  let p = fragmentSlabUsed - sum;
+  const total = sizeFragment(ranges, scopes);
+  if (total !== size) throw new Error(`fragment size changed: ${total} bytes, ${size} when split`);
+  const out = fragmentSpace(total);
+  const fragmentAt = fragmentSlabUsed - total;
+  let p = fragmentAt;
   let scopeRun = 0;
   let resourceRun = 0;
-  for (let g = 0; g < groups.length; g++) {
-    const group = groups[g];
-    const spans = group.spans;
-    const fragmentAt = p;
-    let scope: ScopeSpansFrame | undefined;
-    let resource: ResourceSpansFrame | undefined;
-    for (let i = 0; i < spans.length; ) {
-      const span = spans[i];
-      if (span.scope !== scope) {
-        scope = span.scope;
-        if (scope.resource !== resource) {
-          resource = scope.resource;
-          out[p++] = 0x0a;
-          p = writeVarint(out, p, resourceRunSizes[resourceRun++]);
-          p = copyOtherFields(out, p, buf, resource);
-        }
-        out[p++] = 0x12;
-        p = writeVarint(out, p, scopeRunSizes[scopeRun++]);
-        p = copyOtherFields(out, p, buf, scope);
+  let scope: ScopeSpansFrame | undefined;
+  let resource: ResourceSpansFrame | undefined;
+  const n = scopes.length;
+  for (let i = 0; i < n; ) {
+    if (scopes[i] !== scope) {
+      scope = scopes[i];
+      if (scope.resource !== resource) {
+        resource = scope.resource;
+        out[p++] = 0x0a;
+        p = writeVarint(out, p, resourceRunSizes[resourceRun++]);
+        p = copyOtherFields(out, p, buf, resource);
       }
       out[p++] = 0x12;
-      p = writeVarint(out, p, span.end - span.start);
-      // Spans of this trace that follow in the same scope with a one-byte tag and a minimal
-      // length are, tag and length included, exactly what would be written: copy them with
-      // this one in a single block.
-      let copyEnd = span.end;
-      for (i++; i < spans.length; i++) {
-        const next = spans[i];
-        if (next.scope !== scope || buf[copyEnd] !== 0x12) break;
-        if (next.start !== copyEnd + 1 + varintSize(next.end - next.start)) break;
-        copyEnd = next.end;
-      }
-      copyBytes(out, p, buf, span.start, copyEnd);
-      p += copyEnd - span.start;
+      p = writeVarint(out, p, scopeRunSizes[scopeRun++]);
+      p = copyOtherFields(out, p, buf, scope);
     }
-    if (p - fragmentAt !== totals[g]) throw new Error(`fragment size mismatch: wrote ${p - fragmentAt} of ${totals[g]} bytes`);
-    const bytes = out.subarray(fragmentAt, p);
-    fragments[g] = { traceId: group.traceId, bytes, spanCount: spans.length, hasRoot: group.hasRoot };
+    const start = ranges[2 * i];
+    out[p++] = 0x12;
+    p = writeVarint(out, p, ranges[2 * i + 1] - start);
+    // Spans of this trace that follow in the same scope with a one-byte tag and a minimal
+    // length are, tag and length included, exactly what would be written: copy them with
+    // this one in a single block.
+    let copyEnd = ranges[2 * i + 1];
+    for (i++; i < n; i++) {
+      const nextStart = ranges[2 * i];
+      const nextEnd = ranges[2 * i + 1];
+      if (scopes[i] !== scope || buf[copyEnd] !== 0x12) break;
+      if (nextStart !== copyEnd + 1 + varintSize(nextEnd - nextStart)) break;
+      copyEnd = nextEnd;
+    }
+    copyBytes(out, p, buf, start, copyEnd);
+    p += copyEnd - start;
   }
-  return fragments;
+  scopeRunSizes.length = 0;
+  resourceRunSizes.length = 0;
+  if (p - fragmentAt !== total) throw new Error(`fragment size mismatch: wrote ${p - fragmentAt} of ${total} bytes`);
+  return out.subarray(fragmentAt, p);
+}
+
+/** The parts of one trace's fragment, where they lie in the request. */
+function layoutOf(spanRanges: readonly number[], spanScopes: readonly ScopeSpansFrame[], buf: Uint8Array): FragmentLayout {
+  const resources: FragmentResource[] = [];
+  let scope: ScopeSpansFrame | undefined;
+  let resource: ResourceSpansFrame | undefined;
+  let scopes: ScopeSpansFrame[] = [];
+  let counts: number[] = [];
+  let ranges: number[] = [];
+  const close = (): void => {
+    if (resource === undefined) return;
+    resources.push({ envelope: envelopeOf(resource, scopes, buf), scopeSpanCounts: counts, spanRanges: ranges });
+  };
+  for (let i = 0; i < spanScopes.length; i++) {
+    if (spanScopes[i] !== scope) {
+      scope = spanScopes[i];
+      if (scope.resource !== resource) {
+        close();
+        resource = scope.resource;
+        scopes = [];
+        counts = [];
+        ranges = [];
+      }
+      scopes.push(scope);
+      counts.push(0);
+    }
+    counts[counts.length - 1]++;
+    ranges.push(spanRanges[2 * i], spanRanges[2 * i + 1]);
+  }
+  close();
+  return { source: buf, resources };
+}
+
+/**
+ * The envelope of a resource run with these scopes, made once per request for each such
+ * combination (nearly always one scope) and shared, so that its digest can be cached by identity.
+ */
+function envelopeOf(resource: ResourceSpansFrame, scopes: readonly ScopeSpansFrame[], buf: Uint8Array): Uint8Array {
+  if (scopes.length === 1 && scopes[0].envelope !== undefined) return scopes[0].envelope;
+  const key = scopes.length === 1 ? '' : scopes.map((s) => s.index).join(',');
+  if (scopes.length > 1) {
+    const known = resource.envelopes?.get(key);
+    if (known !== undefined) return known;
+  }
+  const frames: (ResourceSpansFrame | ScopeSpansFrame)[] = [resource, ...scopes];
+  let size = 0;
+  for (const f of frames) size += varintSize(f.otherBytes) + f.otherBytes;
+  const out = new Uint8Array(size);
+  let p = 0;
+  for (const f of frames) {
+    p = writeVarint(out, p, f.otherBytes);
+    p = copyRanges(out, p, buf, f.otherFields);
+  }
+  if (scopes.length === 1) scopes[0].envelope = out;
+  else (resource.envelopes ??= new Map()).set(key, out);
+  return out;
 }
 
 /** The byte size of one trace's fragment; pushes its run sizes for the writing pass. */
-function sizeFragment(spans: readonly ProtobufSpanView[]): number {
+function sizeFragment(ranges: readonly number[], scopes: readonly ScopeSpansFrame[]): number {
   let total = 0;
   let scope: ScopeSpansFrame | undefined;
   let resource: ResourceSpansFrame | undefined;
   let scopeSize = 0;
   let resourceSize = 0;
-  for (let i = 0; i < spans.length; i++) {
-    const span = spans[i];
-    if (span.scope !== scope) {
+  for (let i = 0; i < scopes.length; i++) {
+    const next = scopes[i];
+    if (next !== scope) {
       if (scope !== undefined) {
         scopeRunSizes.push(scopeSize);
         resourceSize += 1 + varintSize(scopeSize) + scopeSize;
       }
-      if (span.scope.resource !== resource) {
+      if (next.resource !== resource) {
         if (resource !== undefined) {
           resourceRunSizes.push(resourceSize);
           total += 1 + varintSize(resourceSize) + resourceSize;
         }
-        resource = span.scope.resource;
+        resource = next.resource;
         resourceSize = resource.otherBytes;
       }
-      scope = span.scope;
+      scope = next;
       scopeSize = scope.otherBytes;
     }
-    const len = span.end - span.start;
+    const len = ranges[2 * i + 1] - ranges[2 * i];
     scopeSize += 1 + varintSize(len) + len;
   }
   scopeRunSizes.push(scopeSize);

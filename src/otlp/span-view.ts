@@ -16,6 +16,8 @@ export class ResourceSpansFrame {
   otherBytes = 0;
   /** Those fields' bytes joined, once the fragment writer needed them. */
   otherCopy: Uint8Array | undefined = undefined;
+  /** Envelopes of runs with several of its scopes, by their scopes' indexes (see FragmentResource). */
+  envelopes: Map<string, Uint8Array> | undefined = undefined;
   private attrs: Map<string, AttrValue> | undefined;
 
   constructor(buf: Uint8Array) {
@@ -41,13 +43,18 @@ export class ResourceSpansFrame {
 /** One ScopeSpans: its resource and the original bytes of every field other than spans. */
 export class ScopeSpansFrame {
   readonly resource: ResourceSpansFrame;
+  /** Its position among the request's ScopeSpans. */
+  readonly index: number;
   readonly otherFields: number[] = [];
   otherBytes = 0;
   /** Those fields' bytes joined, once the fragment writer needed them. */
   otherCopy: Uint8Array | undefined = undefined;
+  /** The envelope of a resource run with this scope alone, once asked for (see FragmentResource). */
+  envelope: Uint8Array | undefined = undefined;
 
-  constructor(resource: ResourceSpansFrame) {
+  constructor(resource: ResourceSpansFrame, index: number) {
     this.resource = resource;
+    this.index = index;
   }
 }
 

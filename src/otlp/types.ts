@@ -57,13 +57,59 @@ export interface SpanEventView {
  * ResourceSpans) that holds only this trace's spans, each under a copy of its original
  * Resource and InstrumentationScope. Any concatenation of fragments is itself a valid
  * ExportTraceServiceRequest, which is how a whole trace is forwarded.
+ *
+ * A fragment split from a decoded request refers to that request instead of copying it:
+ * `bytes` is written on first use (most traces are dropped and never need them), `spans`
+ * are read from the request when asked for and `layout` says where each part lies, for
+ * writers that re-frame the spans without parsing `bytes`. Such a fragment keeps its request
+ * alive.
  */
-export interface TraceFragment {
+export interface TraceFragment extends StoredFragment {
   readonly traceId: string;
-  readonly bytes: Uint8Array;
   readonly spanCount: number;
   /** True when one of the spans has no parent. */
   readonly hasRoot: boolean;
+  /** Where the fragment's parts lie in the request it was split from; undefined when it was not split from one. */
+  readonly layout?: FragmentLayout;
+}
+
+/** Fragment bytes as a trace buffer keeps and hands them back. */
+export interface StoredFragment {
+  /** The fragment's protobuf bytes; may be written on first use. */
+  readonly bytes: Uint8Array;
+  /** `bytes.length`, known without writing them. */
+  readonly byteLength: number;
+  /**
+   * The spans, when the fragment knows where they lie: a fragment split from a request reads
+   * them from the request on first use, without checking them again (the decode did), so
+   * evaluation need not decode `bytes`.
+   */
+  readonly spans?: readonly SpanView[];
+}
+
+/**
+ * A fragment as envelopes and span payloads: what `bytes` is made of, without the tags and
+ * lengths around them.
+ */
+export interface FragmentLayout {
+  /** The bytes `spanRanges` point into. */
+  readonly source: Uint8Array;
+  /** One per resource_spans field of the fragment, in order. */
+  readonly resources: readonly FragmentResource[];
+}
+
+export interface FragmentResource {
+  /**
+   * Everything of the ResourceSpans but its spans: its fields other than scope_spans, then
+   * for each of its ScopeSpans the fields other than spans, each block as a varint length
+   * followed by the bytes. Fragments of one request whose runs have the same Resource and
+   * scopes share the same array, so it can be cached by identity; never mutate it.
+   */
+  readonly envelope: Uint8Array;
+  /** Spans in each ScopeSpans, in order. */
+  readonly scopeSpanCounts: readonly number[];
+  /** [start, end) in `source` of each span's payload (the Span message without its tag and length). */
+  readonly spanRanges: readonly number[];
 }
 
 /** A decoded ExportTraceServiceRequest: every span with its request grouped by trace. */

@@ -141,7 +141,7 @@ export class ReplayRecorder {
   noteRequest(request: DecodedRequest): void {
     this.requests++;
     this.spansReceived += request.spanCount;
-    for (const f of request.fragments) this.bytesReceived += f.bytes.length;
+    for (const f of request.fragments) this.bytesReceived += f.byteLength;
     for (const span of request.spans) {
       if (span.startMs < this.firstMs) this.firstMs = span.startMs;
       if (span.endMs > this.lastMs) this.lastMs = span.endMs;
@@ -320,7 +320,7 @@ export class ReplayRecorder {
       if (l.decision.keep) {
         this.lateSpansKept += l.fragment.spanCount;
         this.spansKept += l.fragment.spanCount;
-        this.bytesKept += l.fragment.bytes.length;
+        this.bytesKept += l.fragment.byteLength;
       } else {
         this.lateSpansDropped += l.fragment.spanCount;
       }

@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compactFragment, rebuildFragment, referencedDigests } from '../../src/buffer/redis/fragment-envelopes.js';
+import { compactFragment, compactLayout, rebuildFragment, referencedDigests } from '../../src/buffer/redis/fragment-envelopes.js';
 import { decodeProtobufRequest } from '../../src/otlp/decode-protobuf.js';
 import type { TraceFragment } from '../../src/otlp/types.js';
 import { sdkRequests } from './redis-otlp-requests.js';
+import { generatedRequest } from '../otlp/request-arbitrary.js';
 
 function sdkFragments(): TraceFragment[] {
   return sdkRequests({ traces: 6 }).flatMap((request) => {
@@ -88,6 +89,29 @@ describe('Redis buffer: compact fragments', () => {
       // trace id (18 bytes) is left out.
       expect(f.bytes.length - recordLength).toBeGreaterThan(300 + 16 * f.spanCount);
     }
+  });
+
+  it('compacts a split fragment from its layout into the very record its bytes give', () => {
+    const same = (f: TraceFragment): void => {
+      if (f.layout === undefined) throw new Error('a split fragment has a layout');
+      const fromLayout = compactLayout(f.layout, f.traceId);
+      const fromBytes = compactFragment(f.bytes, f.traceId);
+      expect(Buffer.from(fromLayout.record).equals(fromBytes.record)).toBe(true);
+      expect(fromLayout.envelopes.map((e) => [e.digest, Array.from(e.bytes)])).toEqual(
+        fromBytes.envelopes.map((e) => [e.digest, Array.from(e.bytes)]),
+      );
+    };
+    const fragments = sdkFragments();
+    expect(fragments.some((f) => compactFragment(f.bytes, f.traceId).envelopes.length > 0)).toBe(true);
+    for (const f of fragments) same(f);
+    fc.assert(
+      fc.property(generatedRequest, (request) => {
+        const decoded = decodeProtobufRequest(request.bytes);
+        if (!decoded.ok) throw decoded.error;
+        for (const f of decoded.value.fragments) same(f);
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('shares one envelope among the fragments of one resource', () => {

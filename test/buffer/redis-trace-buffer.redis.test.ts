@@ -240,7 +240,7 @@ describe('redis buffer: fragments', () => {
     expect(claimed.map((d) => d.traceId).sort()).toEqual([...expected.keys()].sort());
     for (const d of claimed) {
       const want = expected.get(d.traceId) as Uint8Array[];
-      expect(d.fragments.map((f) => Buffer.from(f).toString('hex'))).toEqual(want.map((f) => Buffer.from(f).toString('hex')));
+      expect(d.fragments.map((f) => Buffer.from(f.bytes).toString('hex'))).toEqual(want.map((f) => Buffer.from(f).toString('hex')));
     }
     expect(reader.counters.envelopesMissing).toBe(0);
   });

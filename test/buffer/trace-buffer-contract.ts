@@ -22,7 +22,8 @@ export function traceId(n: number): string {
 
 export function fragment(id: string, spanCount = 1, hasRoot = false): TraceFragment {
   counter++;
-  return { traceId: id, bytes: Uint8Array.from([counter & 0xff, (counter >> 8) & 0xff, spanCount]), spanCount, hasRoot };
+  const bytes = Uint8Array.from([counter & 0xff, (counter >> 8) & 0xff, spanCount]);
+  return { traceId: id, bytes, byteLength: bytes.length, spanCount, hasRoot };
 }
 
 const keep = { keep: true, policy: 'errors' } as const;
@@ -46,7 +47,8 @@ export function describeTraceBufferContract(
       expect(due[0].traceId).toBe(traceId(1));
       expect(due[0].spanCount).toBe(3);
       expect(due[0].fragments).toHaveLength(2);
-      expect(Array.from(due[0].fragments[0])).toEqual(Array.from(a.bytes));
+      expect(Array.from(due[0].fragments[0].bytes)).toEqual(Array.from(a.bytes));
+      expect(due[0].fragments[0].byteLength).toBe(a.bytes.length);
       expect(due[0].firstSeenMs).toBe(T0);
       expect(due[0].dueMs).toBe(T0 + 10_000);
       await b.close();

@@ -7,7 +7,7 @@ import { decodeJsonRequest, jsonRequestToProtobuf, protobufRequestToJson } from 
 import type { OtlpJsonRequest } from '../../src/otlp/otlp-json.js';
 import { ProtobufReader } from '../../src/otlp/protobuf-reader.js';
 import type { ProtobufSpanView } from '../../src/otlp/span-view.js';
-import type { DecodeResult, SpanView } from '../../src/otlp/types.js';
+import type { DecodeResult, SpanView, TraceFragment } from '../../src/otlp/types.js';
 import { handmadeSpans, toJson, toProtobuf, tracerSpans } from './sdk-span-fixtures.js';
 import { generatedRequest, type ExpectedSpan } from './request-arbitrary.js';
 
@@ -34,6 +34,7 @@ function checkProtobuf(buf: Uint8Array): boolean {
     span.events();
     expect(typeof span.serviceName).toBe('string');
   }
+  for (const f of fragments) sameAsItsBytes(f);
   const joined = decodeProtobufRequest(concatRequests(fragments.map((f) => f.bytes)));
   expect(joined.ok).toBe(true);
   if (joined.ok) {
@@ -45,6 +46,74 @@ function checkProtobuf(buf: Uint8Array): boolean {
   const again = decodeProtobufRequest(jsonRequestToProtobuf(json));
   expect(again.ok && again.value.spanCount).toBe(spans.length);
   return true;
+}
+
+/**
+ * A fragment split from a request reads its spans from the request again without checks,
+ * writes its bytes on first use and describes them in its layout: all three must agree with
+ * a full, checking decode of the bytes it writes.
+ */
+function sameAsItsBytes(fragment: TraceFragment): void {
+  const bytes = fragment.bytes;
+  expect(fragment.byteLength).toBe(bytes.length);
+  const own = decodeProtobufRequest(bytes);
+  expect(own.ok).toBe(true);
+  if (!own.ok) return;
+  expect(own.value.fragments.map((f) => f.traceId)).toEqual([fragment.traceId]);
+  expect((fragment.spans ?? []).map(spanFields)).toEqual(own.value.spans.map(spanFields));
+  expect(joinLayout(fragment)).toEqual(Array.from(bytes));
+}
+
+function spanFields(span: SpanView): unknown {
+  return {
+    traceId: span.traceId,
+    spanId: span.spanId,
+    parentSpanId: span.parentSpanId,
+    name: span.name,
+    kind: span.kind,
+    startMs: span.startMs,
+    endMs: span.endMs,
+    statusCode: span.statusCode,
+    traceState: span.traceState,
+    flags: span.flags,
+    serviceName: span.serviceName,
+    attributes: [...span.attributes()],
+    resource: [...span.resourceAttributes()],
+    events: span.events(),
+  };
+}
+
+/** The fragment's bytes put together from its layout: tags and shortest lengths around each part. */
+function joinLayout(fragment: TraceFragment): number[] {
+  const layout = fragment.layout;
+  if (layout === undefined) throw new Error('a split fragment has a layout');
+  const out: number[] = [];
+  const field = (tag: number, body: number[]): void => {
+    out.push(tag, ...varintBytes(body.length), ...body);
+  };
+  for (const resource of layout.resources) {
+    const blocks: number[][] = [];
+    const r = new ProtobufReader(resource.envelope);
+    while (!r.atEnd()) {
+      const len = r.length();
+      blocks.push(Array.from(resource.envelope.subarray(r.pos, r.pos + len)));
+      r.pos += len;
+    }
+    expect(blocks).toHaveLength(resource.scopeSpanCounts.length + 1);
+    const body = [...blocks[0]];
+    let span = 0;
+    resource.scopeSpanCounts.forEach((count, s) => {
+      const scope = [...blocks[s + 1]];
+      for (let i = 0; i < count; i++, span++) {
+        const payload = Array.from(layout.source.subarray(resource.spanRanges[2 * span], resource.spanRanges[2 * span + 1]));
+        scope.push(0x12, ...varintBytes(payload.length), ...payload);
+      }
+      body.push(0x12, ...varintBytes(scope.length), ...scope);
+    });
+    expect(span * 2).toBe(resource.spanRanges.length);
+    field(0x0a, body);
+  }
+  return out;
 }
 
 /**

@@ -8,13 +8,14 @@ import type {
   RecordedDecision,
   TraceBuffer,
 } from '../trace-buffer.js';
-import type { TraceFragment } from '../../otlp/types.js';
+import type { StoredFragment, TraceFragment } from '../../otlp/types.js';
 import { DecisionCache } from '../decision-cache.js';
 import { DueHeap } from './due-heap.js';
 
 interface PendingTrace {
   readonly traceId: string;
-  readonly fragments: Uint8Array[];
+  /** As appended: a fragment split from a request keeps it and its span views until decided. */
+  readonly fragments: StoredFragment[];
   spanCount: number;
   byteCount: number;
   readonly firstSeenMs: number;
@@ -84,9 +85,9 @@ export class MemoryTraceBuffer implements TraceBuffer {
       this.traces.set(f.traceId, t);
       this.heap.push(t.dueMs, t.traceId);
     }
-    t.fragments.push(f.bytes);
+    t.fragments.push(f);
     t.spanCount += f.spanCount;
-    t.byteCount += f.bytes.length;
+    t.byteCount += f.byteLength;
     this.pendingSpans += f.spanCount;
 
     let due = t.dueMs;
@@ -127,7 +128,7 @@ export class MemoryTraceBuffer implements TraceBuffer {
     if (t === undefined) return [];
     this.traces.delete(trace.traceId);
     this.pendingSpans -= t.spanCount;
-    return t.fragments.slice(t.claimedFragments ?? t.fragments.length);
+    return t.fragments.slice(t.claimedFragments ?? t.fragments.length).map((f) => f.bytes);
   }
 
   async completeMany(decided: readonly CompletedTrace[], nowMs: number): Promise<Uint8Array[][]> {

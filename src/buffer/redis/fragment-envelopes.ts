@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { OtlpDecodeError } from '../../errors.js';
 import { ProtobufReader } from '../../otlp/protobuf-reader.js';
+import type { FragmentLayout } from '../../otlp/types.js';
 import { varintSize, writeVarint } from '../../otlp/varint-writer.js';
 
 /**
@@ -102,7 +103,7 @@ export function compactFragment(bytes: Uint8Array, traceId: string): CompactFrag
     for (const scope of resource.scopes) {
       size += varintSize(scope.spans.length);
       for (const span of scope.spans) {
-        const elided = elides(bytes, span, id);
+        const elided = elides(bytes, span.start, span.end, id);
         const stored = span.end - span.start - (elided ? TRACE_ID_FIELD_BYTES : 0);
         size += varintSize(stored * 2 + (elided ? 1 : 0)) + stored;
       }
@@ -127,7 +128,7 @@ export function compactFragment(bytes: Uint8Array, traceId: string): CompactFrag
     for (const scope of resource.scopes) {
       p = writeVarint(record, p, scope.spans.length);
       for (const span of scope.spans) {
-        const elided = elides(bytes, span, id);
+        const elided = elides(bytes, span.start, span.end, id);
         const start = elided ? span.start + TRACE_ID_FIELD_BYTES : span.start;
         p = writeVarint(record, p, (span.end - start) * 2 + (elided ? 1 : 0));
         record.set(bytes.subarray(start, span.end), p);
@@ -137,6 +138,81 @@ export function compactFragment(bytes: Uint8Array, traceId: string): CompactFrag
   });
   if (p !== size) throw new Error(`compact fragment size mismatch: wrote ${p} of ${size} bytes`);
   return { record, envelopes: [...envelopes.values()] };
+}
+
+/**
+ * `compactFragment` for a fragment split from a request, from its layout: the same record,
+ * without writing the fragment's bytes first and parsing them again. An envelope's digest is
+ * computed once per envelope array; fragments of one request with the same Resource and
+ * scopes share that array.
+ */
+export function compactLayout(layout: FragmentLayout, traceId: string): CompactFragment {
+  const id = traceIdBytes(traceId);
+  const source = layout.source;
+  const envelopes: Envelope[] = [];
+  let size = 1;
+  for (const resource of layout.resources) {
+    const envelope = resource.envelope;
+    if (envelope.length <= INLINE_MAX_BYTES) {
+      size += 1 + varintSize(envelope.length) + envelope.length;
+    } else {
+      const digest = layoutDigestOf(envelope);
+      if (!envelopes.some((e) => e.digest === digest)) envelopes.push({ digest, bytes: envelope });
+      size += 1 + DIGEST_BYTES;
+    }
+    size += varintSize(resource.scopeSpanCounts.length);
+    for (const count of resource.scopeSpanCounts) size += varintSize(count);
+    const ranges = resource.spanRanges;
+    for (let i = 0; i < ranges.length; i += 2) {
+      const elided = elides(source, ranges[i], ranges[i + 1], id);
+      const stored = ranges[i + 1] - ranges[i] - (elided ? TRACE_ID_FIELD_BYTES : 0);
+      size += varintSize(stored * 2 + (elided ? 1 : 0)) + stored;
+    }
+  }
+
+  const record = Buffer.allocUnsafe(size);
+  let p = 0;
+  record[p++] = COMPACT;
+  for (const resource of layout.resources) {
+    const envelope = resource.envelope;
+    if (envelope.length <= INLINE_MAX_BYTES) {
+      record[p++] = INLINE;
+      p = writeVarint(record, p, envelope.length);
+      record.set(envelope, p);
+      p += envelope.length;
+    } else {
+      record[p++] = REFERENCE;
+      p += record.write(layoutDigestOf(envelope), p, 'hex');
+    }
+    p = writeVarint(record, p, resource.scopeSpanCounts.length);
+    const ranges = resource.spanRanges;
+    let at = 0;
+    for (const count of resource.scopeSpanCounts) {
+      p = writeVarint(record, p, count);
+      for (let k = 0; k < count; k++, at += 2) {
+        const end = ranges[at + 1];
+        const elided = elides(source, ranges[at], end, id);
+        const start = elided ? ranges[at] + TRACE_ID_FIELD_BYTES : ranges[at];
+        p = writeVarint(record, p, (end - start) * 2 + (elided ? 1 : 0));
+        record.set(source.subarray(start, end), p);
+        p += end - start;
+      }
+    }
+  }
+  if (p !== size) throw new Error(`compact fragment size mismatch: wrote ${p} of ${size} bytes`);
+  return { record, envelopes };
+}
+
+/** Digests of layout envelopes, by the identity of the shared array. */
+const layoutDigests = new WeakMap<Uint8Array, string>();
+
+function layoutDigestOf(envelope: Uint8Array): string {
+  let digest = layoutDigests.get(envelope);
+  if (digest === undefined) {
+    digest = digestOf(envelope);
+    layoutDigests.set(envelope, digest);
+  }
+  return digest;
 }
 
 /** The digests a stored record refers to (none for a raw record). */
@@ -288,10 +364,10 @@ function traceIdBytes(traceId: string): Uint8Array | undefined {
 }
 
 /** True when the span's payload starts with the trace_id field holding `id`. */
-function elides(bytes: Uint8Array, span: Range, id: Uint8Array | undefined): boolean {
-  if (id === undefined || span.end - span.start < TRACE_ID_FIELD_BYTES) return false;
-  if (bytes[span.start] !== 0x0a || bytes[span.start + 1] !== 0x10) return false;
-  for (let i = 0; i < 16; i++) if (bytes[span.start + 2 + i] !== id[i]) return false;
+function elides(bytes: Uint8Array, start: number, end: number, id: Uint8Array | undefined): boolean {
+  if (id === undefined || end - start < TRACE_ID_FIELD_BYTES) return false;
+  if (bytes[start] !== 0x0a || bytes[start + 1] !== 0x10) return false;
+  for (let i = 0; i < 16; i++) if (bytes[start + 2 + i] !== id[i]) return false;
   return true;
 }
 

@@ -18,7 +18,7 @@ import type {
 import { BucketCounts } from './bucket-counts.js';
 import { decodeDecision, encodeDecision } from './decision-codec.js';
 import { EnvelopeCache } from './envelope-cache.js';
-import { compactFragment, rawRecord, rebuildFragment, referencedDigests, type Envelope } from './fragment-envelopes.js';
+import { compactFragment, compactLayout, rawRecord, rebuildFragment, referencedDigests, type Envelope } from './fragment-envelopes.js';
 import { BUFFER_FORMAT_MISMATCH, RedisBufferError, redisFailure, scriptError, ScriptCode } from './redis-buffer-errors.js';
 import { BUFFER_FORMAT, MAX_BUCKETS, RedisKeys, type BucketKeys } from './redis-keys.js';
 import {
@@ -229,7 +229,9 @@ export class RedisTraceBuffer implements TraceBuffer {
         records[i] = rawRecord(fragments[i].bytes);
         continue;
       }
-      const { record, envelopes } = compactFragment(fragments[i].bytes, fragments[i].traceId);
+      const f = fragments[i];
+      // A fragment split from a request is compacted from where its parts lie, never written whole.
+      const { record, envelopes } = f.layout === undefined ? compactFragment(f.bytes, f.traceId) : compactLayout(f.layout, f.traceId);
       records[i] = record;
       for (const e of envelopes) {
         if (!envelopeWrites.has(e.digest) && this.envelopes.needsStore(e.digest, wallMs)) envelopeWrites.set(e.digest, e);
@@ -252,7 +254,7 @@ export class RedisTraceBuffer implements TraceBuffer {
       const args = head.slice();
       for (const i of indexes) {
         const f = fragments[i];
-        args.push(f.traceId, String(f.spanCount), f.hasRoot ? '1' : '0', records[i], String(f.bytes.length));
+        args.push(f.traceId, String(f.spanCount), f.hasRoot ? '1' : '0', records[i], String(f.byteLength));
       }
       queueScript(pipeline, this.script('append'), [bucket.due, bucket.counts], args);
     }
@@ -382,7 +384,7 @@ export class RedisTraceBuffer implements TraceBuffer {
       const end = at + t.records.length;
       out.push({
         traceId: c.id,
-        fragments: fragments.slice(at, end),
+        fragments: fragments.slice(at, end).map((bytes) => ({ bytes, byteLength: bytes.length })),
         spanCount: t.spans,
         firstSeenMs: t.first,
         dueMs: t.due,
