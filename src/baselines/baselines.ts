@@ -180,8 +180,8 @@ export class Baselines {
         }
       }
       if (outlier) this.counters.spansKeptOut += 1;
-      countInto(op, slot, ms, error, outlier, (series) => this.handOver(series));
-      if (work !== undefined && workSeries !== undefined) countInto(workSeries, slot, ms / work.amount, error, outlier, (series) => this.handOver(series));
+      this.countInto(op, slot, ms, error, outlier);
+      if (work !== undefined && workSeries !== undefined) this.countInto(workSeries, slot, ms / work.amount, error, outlier);
     }
   }
 
@@ -481,6 +481,16 @@ export class Baselines {
     }
   }
 
+  /** Counts one value into a series' pending slot, handing the previous slot's counts over first. */
+  private countInto(series: SeriesState, slot: number, value: number, error: boolean, outlier: boolean): void {
+    if (series.pending === undefined || series.pendingSlot !== slot) {
+      this.handOver(series);
+      series.pending = emptySlotCounts();
+      series.pendingSlot = slot;
+    }
+    countSpan(series.pending, bucketOf(value), error, outlier);
+  }
+
   private handOver(series: SeriesState): void {
     if (series.pending === undefined) return;
     this.store.add(series.id, series.pendingSlot, series.pending);
@@ -652,16 +662,6 @@ export class Baselines {
     this.lastPrunedSlot = slot;
     this.store.prune(slot - this.windowSlots);
   }
-}
-
-/** Counts one value into a series' pending slot, handing the previous slot's counts over first. */
-function countInto(series: SeriesState, slot: number, value: number, error: boolean, outlier: boolean, handOver: (series: SeriesState) => void): void {
-  if (series.pending === undefined || series.pendingSlot !== slot) {
-    handOver(series);
-    series.pending = emptySlotCounts();
-    series.pendingSlot = slot;
-  }
-  countSpan(series.pending, bucketOf(value), error, outlier);
 }
 
 /** Work classes at most: 2^64 units of anything is past any real span. */

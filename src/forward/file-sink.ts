@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
 import { SinkError } from '../errors.js';
-import { protobufRequestToJson } from '../otlp/index.js';
+import { protobufRequestToJsonBytes } from '../otlp/index.js';
 import type { KeptBatch, TraceSink } from './sink.js';
 
 export interface FileSinkOptions {
@@ -57,9 +57,9 @@ export class FileSink implements TraceSink {
   }
 
   private async write(batch: KeptBatch): Promise<void> {
-    let line: string;
+    let line: Buffer;
     try {
-      line = `${JSON.stringify(protobufRequestToJson(batch.request))}\n`;
+      line = protobufRequestToJsonBytes(batch.request, { newline: true });
     } catch (err) {
       throw new SinkError(this.name, `cannot convert the batch to OTLP/JSON: ${(err as Error).message}`, { retriable: false, cause: err });
     }

@@ -24,6 +24,7 @@ export {
   type OtlpJsonScopeSpans,
   type OtlpJsonSpan,
 } from './otlp-json.js';
+export { protobufRequestToJsonBytes, protobufRequestToJsonText } from './otlp-json-text.js';
 export { concatRequests } from './concat.js';
 export { ProtobufSpanView } from './span-view.js';
 export { MAX_ANY_VALUE_DEPTH } from './wire-validation.js';

@@ -25,7 +25,9 @@ import {
  *   (standard or URL-safe alphabet, padding optional, on input).
  *
  * Both directions walk the protobufjs reflection of otlp-schema.ts, so the field list lives
- * in one place; protobufjs does the binary encoding and decoding. This path is not hot.
+ * in one place; protobufjs does the binary encoding and decoding. This path is not hot: sinks
+ * that write kept traces as JSON use otlp-json-text.ts, which writes the same JSON straight
+ * from the protobuf bytes using the same field plans.
  */
 
 export type OtlpJsonDouble = number | 'NaN' | 'Infinity' | '-Infinity';
@@ -168,7 +170,7 @@ export function protobufRequestToJson(bytes: Uint8Array): OtlpJsonRequest {
 // ---------------------------------------------------------------------------------------
 // Field plans: what each field of a message is, once per message type.
 
-type FieldKind =
+export type FieldKind =
   | 'message'
   | 'enum'
   | 'string'
@@ -180,9 +182,13 @@ type FieldKind =
   | 'bytes'
   | 'hex-id';
 
-interface FieldPlan {
+export interface FieldPlan {
   /** protobufjs name, which is the lowerCamelCase JSON key. */
   readonly name: string;
+  /** Field number. */
+  readonly id: number;
+  /** The wire type the field is written with (none is packed in these messages). */
+  readonly wireType: number;
   readonly kind: FieldKind;
   readonly repeated: boolean;
   /** Oneof members are written even at their default value: being set is the value. */
@@ -193,7 +199,7 @@ interface FieldPlan {
   readonly idBytes: number;
 }
 
-interface MessagePlan {
+export interface MessagePlan {
   readonly type: protobuf.Type;
   readonly fields: readonly FieldPlan[];
   /** By lowerCamelCase key and by the proto's snake_case name. */
@@ -219,7 +225,7 @@ const HEX_IDS = new Map<protobuf.Type, Record<string, number>>([
 
 const plans = new Map<protobuf.Type, MessagePlan>();
 
-function planOf(type: protobuf.Type): MessagePlan {
+export function planOf(type: protobuf.Type): MessagePlan {
   let plan = plans.get(type);
   if (plan !== undefined) return plan;
   const fields: FieldPlan[] = [];
@@ -236,6 +242,8 @@ function planOf(type: protobuf.Type): MessagePlan {
     if (kind === undefined) throw new Error(`otlp-schema: unsupported field type ${field.type}`);
     const fieldPlan: FieldPlan = {
       name: field.name,
+      id: field.id,
+      wireType: kind === 'message' ? 2 : kind === 'enum' ? 0 : (protobuf.types.basic as Record<string, number>)[field.type],
       kind,
       repeated: field.repeated,
       inOneof: field.partOf !== null,

@@ -36,7 +36,9 @@ export class ProbabilisticEvaluator implements RandomShareEvaluator {
   }
 
   evaluate(trace: TraceView, _ctx: EvalContext): Decision {
-    const [hi, lo] = fnvUpdate([this.saltedHi, this.saltedLo], traceIdBytes(trace.traceId));
+    hashTraceId(this.saltedHi, this.saltedLo, trace.traceId);
+    const hi = hashed[0];
+    const lo = hashed[1];
     const sampled = hi < this.thresholdHi || (hi === this.thresholdHi && lo <= this.thresholdLo);
     return sampled ? 'sampled' : 'not_sampled';
   }
@@ -45,8 +47,9 @@ export class ProbabilisticEvaluator implements RandomShareEvaluator {
 /** FNV-1a 64 of salt + trace id, as an unsigned 64-bit integer (exposed for tests and tools). */
 export function traceIdHash(hashSalt: string, traceIdHex: string): bigint {
   const salt = new TextEncoder().encode(hashSalt === '' ? DEFAULT_HASH_SALT : hashSalt);
-  const [hi, lo] = fnvUpdate(fnvUpdate([FNV_OFFSET_HI, FNV_OFFSET_LO], salt), traceIdBytes(traceIdHex));
-  return (BigInt(hi) << 32n) | BigInt(lo);
+  const [saltedHi, saltedLo] = fnvUpdate([FNV_OFFSET_HI, FNV_OFFSET_LO], salt);
+  hashTraceId(saltedHi, saltedLo, traceIdHex);
+  return (BigInt(hashed[0]) << 32n) | BigInt(hashed[1]);
 }
 
 /**
@@ -89,7 +92,8 @@ function roundToBits(value: bigint, bits: number): bigint {
 
 /**
  * FNV-1a 64 on two unsigned 32-bit halves: multiplying by the prime 2^40 + 0x1b3 is
- * h × 0x1b3 plus h shifted left by 40, each piece exact in a double. No BigInt per trace.
+ * h × 0x1b3 plus h shifted left by 40, each piece exact in a double. No BigInt per trace;
+ * `hashTraceId` does the same steps over the trace id's hex text.
  */
 function fnvUpdate(state: readonly [number, number], bytes: Uint8Array): [number, number] {
   let [hi, lo] = state;
@@ -104,11 +108,36 @@ function fnvUpdate(state: readonly [number, number], bytes: Uint8Array): [number
   return [hi, lo];
 }
 
-function traceIdBytes(hex: string): Uint8Array {
-  const bytes = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) {
-    const byte = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-    bytes[i] = Number.isNaN(byte) ? 0 : byte;
+/** -1 for a character that is not a hex digit. */
+const HEX_VALUES = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  HEX_VALUES['0123456789abcdef'.charCodeAt(i)] = i;
+  HEX_VALUES['0123456789ABCDEF'.charCodeAt(i)] = i;
+}
+
+/** The high and low halves of the last `hashTraceId`: every trace is hashed, so no tuple per call. */
+const hashed = new Uint32Array(2);
+
+/**
+ * Continues FNV-1a 64 from a salted state over the 16 bytes the hex trace id spells, read
+ * straight from the string, and leaves the result in `hashed`. A byte that is not two hex
+ * digits reads as `parseInt(pair, 16)` would read it (the first digit alone, else 0); ids
+ * from the decoder are always 32 hex digits.
+ */
+function hashTraceId(saltedHi: number, saltedLo: number, hex: string): void {
+  let hi = saltedHi;
+  let lo = saltedLo;
+  for (let i = 0; i < 32; i += 2) {
+    const c1 = hex.charCodeAt(i);
+    const c2 = hex.charCodeAt(i + 1);
+    const d1 = c1 < 128 ? HEX_VALUES[c1] : -1;
+    const d2 = c2 < 128 ? HEX_VALUES[c2] : -1;
+    const byte = d1 < 0 ? 0 : d2 < 0 ? d1 : (d1 << 4) | d2;
+    lo = (lo ^ byte) >>> 0;
+    const lowProduct = lo * 0x1b3;
+    hi = (hi * 0x1b3 + Math.floor(lowProduct / TWO_32) + ((lo << 8) >>> 0)) >>> 0;
+    lo = lowProduct >>> 0;
   }
-  return bytes;
+  hashed[0] = hi;
+  hashed[1] = lo;
 }

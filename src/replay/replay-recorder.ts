@@ -76,23 +76,39 @@ const EXAMPLES_PER_POLICY = 10;
 const MAX_EXAMPLES = 100;
 
 /** What is known about an undecided trace: gathered at intake, where span views are cheap to read. */
-interface PendingTrace {
-  spans: number;
-  errorSpans: number;
-  startMs: number;
-  endMs: number;
-  /** Spans per service. */
-  readonly services: Map<string, number>;
+class PendingTrace {
+  spans = 0;
+  errorSpans = 0;
+  startMs = Infinity;
+  endMs = -Infinity;
+  /**
+   * Its spans' services in first-seen order, and at the same index how many spans each has.
+   * A trace has a handful of services, so a scan of two arrays costs less than a Map per trace.
+   */
+  readonly serviceNames: string[] = [];
+  readonly serviceSpans: number[] = [];
   /** Start of the root span; Infinity until one arrives. */
-  rootStartMs: number;
-  rootService: string;
-  rootName: string;
-  earliestService: string;
-  earliestName: string;
-  decision: TraceDecision | undefined;
-  outcomes: readonly PolicyOutcome[] | undefined;
-  bytes: number;
-  decidedAtMs: number;
+  rootStartMs = Infinity;
+  rootService = '';
+  rootName = '';
+  earliestService = '';
+  earliestName = '';
+  decision: TraceDecision | undefined = undefined;
+  outcomes: readonly PolicyOutcome[] | undefined = undefined;
+  bytes = 0;
+  decidedAtMs = 0;
+
+  countService(service: string): void {
+    const names = this.serviceNames;
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] === service) {
+        this.serviceSpans[i]++;
+        return;
+      }
+    }
+    names.push(service);
+    this.serviceSpans.push(1);
+  }
 }
 
 /**
@@ -129,12 +145,19 @@ export class ReplayRecorder {
   readonly keptTraces: Map<string, TraceRecord> | undefined;
   private readonly examplesPerPolicy = new Map<string, number>();
   private readonly pending = new Map<string, PendingTrace>();
+  /** `policies` entries in `policyNames` order: the order outcomes come in. */
+  private readonly countsInOrder: PolicyCounts[];
+  /** `operations` by root service, then root name: no key string built per trace. */
+  private readonly operationsByService = new Map<string, Map<string, OperationStats>>();
+  /** The timeline slot last counted: traces are decided roughly in start order. */
+  private lastSecond = NaN;
+  private lastSlot: TimeSlot | undefined;
 
   constructor(
     readonly policyNames: readonly string[],
     options: { keepTraceRecords?: boolean } = {},
   ) {
-    for (const name of policyNames) this.policy(name);
+    this.countsInOrder = policyNames.map((name) => this.policy(name));
     this.keptTraces = options.keepTraceRecords ? new Map() : undefined;
   }
 
@@ -156,22 +179,7 @@ export class ReplayRecorder {
       if (late !== undefined && late.has(span.traceId)) continue;
       let t = span.traceId === lastId ? last : this.pending.get(span.traceId);
       if (t === undefined) {
-        t = {
-          spans: 0,
-          errorSpans: 0,
-          startMs: Infinity,
-          endMs: -Infinity,
-          services: new Map(),
-          rootStartMs: Infinity,
-          rootService: '',
-          rootName: '',
-          earliestService: '',
-          earliestName: '',
-          decision: undefined,
-          outcomes: undefined,
-          bytes: 0,
-          decidedAtMs: 0,
-        };
+        t = new PendingTrace();
         this.pending.set(span.traceId, t);
       }
       last = t;
@@ -180,7 +188,7 @@ export class ReplayRecorder {
       if (span.statusCode === 2) t.errorSpans++;
       if (span.endMs > t.endMs) t.endMs = span.endMs;
       const service = span.serviceName;
-      t.services.set(service, (t.services.get(service) ?? 0) + 1);
+      t.countService(service);
       if (span.startMs < t.startMs) {
         t.startMs = span.startMs;
         t.earliestService = service;
@@ -205,8 +213,9 @@ export class ReplayRecorder {
       this.duplicateSpans += t.spans - trace.spans.length;
       t.spans = trace.spans.length;
       t.errorSpans = trace.spans.filter((span) => span.statusCode === 2).length;
-      t.services.clear();
-      for (const span of trace.spans) t.services.set(span.serviceName, (t.services.get(span.serviceName) ?? 0) + 1);
+      t.serviceNames.length = 0;
+      t.serviceSpans.length = 0;
+      for (const span of trace.spans) t.countService(span.serviceName);
     }
     t.decision = decision;
     t.outcomes = outcomes;
@@ -219,58 +228,53 @@ export class ReplayRecorder {
     const t = this.pending.get(traceId);
     if (t === undefined || t.decision === undefined) return;
     this.pending.delete(traceId);
-    const { services, outcomes } = t;
     const hasRoot = t.rootStartMs !== Infinity;
-    const record: TraceRecord = {
-      traceId,
-      rootService: hasRoot ? t.rootService : t.earliestService,
-      rootName: hasRoot ? t.rootName : t.earliestName,
-      hasRoot,
-      startMs: t.startMs,
-      durationMs: Math.max(0, t.endMs - t.startMs),
-      spans: t.spans,
-      errorSpans: t.errorSpans,
-      bytes: t.bytes,
-      keep: t.decision.keep,
-      policy: t.decision.policy,
-      decidedAtMs: t.decidedAtMs,
-    };
-    const keep = record.keep;
+    const rootService = hasRoot ? t.rootService : t.earliestService;
+    const rootName = hasRoot ? t.rootName : t.earliestName;
+    const durationMs = Math.max(0, t.endMs - t.startMs);
+    const { keep, policy } = t.decision;
     this.traces++;
     if (keep) {
       this.tracesKept++;
-      this.spansKept += record.spans;
-      this.bytesKept += record.bytes;
+      this.spansKept += t.spans;
+      this.bytesKept += t.bytes;
     }
 
-    if (record.policy !== undefined) {
-      const counts = this.policy(record.policy);
+    if (policy !== undefined) {
+      const counts = this.policy(policy);
       if (keep) {
         counts.keptFirst++;
-        counts.bytesKeptFirst += record.bytes;
+        counts.bytesKeptFirst += t.bytes;
       } else {
         counts.dropped++;
       }
     }
     let firstCounted = false;
-    for (const outcome of outcomes ?? []) {
-      const counts = this.policy(outcome.policy);
-      if (outcome.decision === 'sampled') {
-        counts.sampled++;
-        if (keep) {
-          counts.keptAny++;
-          if (outcome.policy === record.policy) firstCounted = true;
+    const outcomes = t.outcomes;
+    if (outcomes !== undefined) {
+      for (let i = 0; i < outcomes.length; i++) {
+        const outcome = outcomes[i];
+        const inOrder = this.countsInOrder[i];
+        const counts = inOrder !== undefined && this.policyNames[i] === outcome.policy ? inOrder : this.policy(outcome.policy);
+        if (outcome.decision === 'sampled') {
+          counts.sampled++;
+          if (keep) {
+            counts.keptAny++;
+            if (outcome.policy === policy) firstCounted = true;
+          }
+        } else if (outcome.decision === 'error') {
+          counts.errors++;
         }
-      } else if (outcome.decision === 'error') {
-        counts.errors++;
       }
     }
     // A stateful policy evaluated on its own (its own rate budget) may decline a trace it
     // sampled in the real decision; the real decision is the fact.
-    if (keep && record.policy !== undefined && !firstCounted) this.policy(record.policy).keptAny++;
+    if (keep && policy !== undefined && !firstCounted) this.policy(policy).keptAny++;
 
-    for (const [service, spans] of services) {
-      const counts = this.service(service);
+    const { serviceNames, serviceSpans } = t;
+    for (let i = 0; i < serviceNames.length; i++) {
+      const counts = this.service(serviceNames[i]);
+      const spans = serviceSpans[i];
       counts.tracesTotal++;
       counts.spansTotal += spans;
       if (keep) {
@@ -279,20 +283,17 @@ export class ReplayRecorder {
       }
     }
 
-    const second = Math.floor(record.startMs / 1000);
-    let slot = this.timeline.get(second);
+    const second = Math.floor(t.startMs / 1000);
+    let slot = second === this.lastSecond ? this.lastSlot : this.timeline.get(second);
     if (slot === undefined) this.timeline.set(second, (slot = { traces: 0, kept: 0 }));
+    this.lastSecond = second;
+    this.lastSlot = slot;
     slot.traces++;
     if (keep) slot.kept++;
 
-    const key = `${record.rootService}\u0000${record.rootName}`;
-    let op = this.operations.get(key);
-    if (op === undefined) {
-      op = { service: record.rootService, name: record.rootName, traces: 0, kept: 0, histogram: new Map() };
-      this.operations.set(key, op);
-    }
+    const op = this.operation(rootService, rootName);
     op.traces++;
-    const bucket = latencyBucket(record.durationMs);
+    const bucket = latencyBucket(durationMs);
     let bar = op.histogram.get(bucket);
     if (bar === undefined) op.histogram.set(bucket, (bar = [0, 0]));
     bar[0]++;
@@ -302,8 +303,23 @@ export class ReplayRecorder {
     }
 
     if (keep) {
-      this.keptTraces?.set(record.traceId, record);
-      const reason = record.policy ?? '';
+      // Records only for kept traces: nothing shows a dropped one on its own.
+      const record: TraceRecord = {
+        traceId,
+        rootService,
+        rootName,
+        hasRoot,
+        startMs: t.startMs,
+        durationMs,
+        spans: t.spans,
+        errorSpans: t.errorSpans,
+        bytes: t.bytes,
+        keep,
+        policy,
+        decidedAtMs: t.decidedAtMs,
+      };
+      this.keptTraces?.set(traceId, record);
+      const reason = policy ?? '';
       const shown = this.examplesPerPolicy.get(reason) ?? 0;
       if (shown < EXAMPLES_PER_POLICY && this.examples.length < MAX_EXAMPLES) {
         this.examplesPerPolicy.set(reason, shown + 1);
@@ -345,6 +361,18 @@ export class ReplayRecorder {
       this.policies.set(name, counts);
     }
     return counts;
+  }
+
+  private operation(service: string, name: string): OperationStats {
+    let byName = this.operationsByService.get(service);
+    if (byName === undefined) this.operationsByService.set(service, (byName = new Map()));
+    let op = byName.get(name);
+    if (op === undefined) {
+      op = { service, name, traces: 0, kept: 0, histogram: new Map() };
+      byName.set(name, op);
+      this.operations.set(`${service}\u0000${name}`, op);
+    }
+    return op;
   }
 
   private service(name: string): ServiceCounts {

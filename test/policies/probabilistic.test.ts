@@ -53,6 +53,12 @@ describe('probabilistic: the trace id hash', () => {
     IDS.forEach((id, i) => expect(traceIdHash(salt, id).toString()).toBe(hashes[i]));
   });
 
+  it('reads hex digits of either case', () => {
+    for (const id of IDS) expect(traceIdHash('', id.toUpperCase())).toBe(traceIdHash('', id));
+    const upper = new ProbabilisticEvaluator(64.6).evaluate(makeTrace([{}], { traceId: IDS[2].toUpperCase() }), ctx);
+    expect(upper).toBe(new ProbabilisticEvaluator(64.6).evaluate(makeTrace([{}], { traceId: IDS[2] }), ctx));
+  });
+
   it('uses the default salt for an empty one, as the Collector does', () => {
     expect(traceIdHash('', IDS[2])).toBe(traceIdHash('default-hash-seed', IDS[2]));
   });
